@@ -1,0 +1,20 @@
+"""Find an experiment's task by module name (``config.experiment``), as big_vision does."""
+
+import importlib
+
+from rgrad.task import Task
+
+
+def make_task(config) -> Task:
+    name = config.experiment
+    if not name:
+        raise ValueError("config.experiment is empty; set it to a module of experiments/ "
+                         "(e.g. 'vae').")
+    try:
+        module = importlib.import_module(f"experiments.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"experiments.{name}":
+            raise ValueError(f"config.experiment={name!r}: no module experiments/{name}.py.") \
+                from None
+        raise
+    return module.make_task(config)

@@ -1,0 +1,135 @@
+"""The task contract: what an experiment gives the shared training loop.
+
+An experiment module defines one subclass of :class:`Task` and a ``make_task(config)`` factory.
+The loop (:mod:`rgrad.train`) builds the optimizer, the jitted multi-step update, seeds,
+sharding, checkpoints, metrics and the progress bar; it never asks which experiment it runs.
+
+Everything the loop jits (``init``, ``batch``, ``loss``) must be pure JAX functions of their
+arguments; ``evaluate`` and ``artifacts`` run on the host between training chunks.
+
+Pytrees the loop carries per seed:
+
+* ``params`` -- what the optimizer updates.
+* ``state``  -- anything else the task carries between steps (a moving-average baseline, a
+  replay buffer, environment states, target networks). Checkpointed with the params. Use
+  ``{}`` when there is none.
+"""
+
+from __future__ import annotations
+
+import abc
+import pathlib
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+Params = Any
+State = Any
+Batch = Any
+Metrics = dict[str, jax.Array]
+
+
+class Task(abc.ABC):
+    """An experiment, as seen by :func:`rgrad.train.train_and_evaluate`."""
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self.config = config
+
+    # ----------------------------------------------------------------------------------------
+    # Jitted by the loop.
+    # ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def init(self, key: jax.Array) -> tuple[Params, State]:
+        """Initial parameters and task state for one seed."""
+
+    @abc.abstractmethod
+    def loss(self, params: Params, state: State, batch: Batch, *, key: jax.Array,
+             step: jax.Array, hparams: dict[str, jax.Array]
+             ) -> tuple[jax.Array, tuple[Metrics, State]]:
+        """Scalar loss to minimise; its ``jax.grad`` is the gradient estimator of the task.
+
+        Args:
+          params: the optimised pytree.
+          state: the task's non-optimised state.
+          batch: what :meth:`batch` returned.
+          key: a fresh key for this step (never reused).
+          step: the global step, a scalar int32 array (for temperature schedules etc.).
+          hparams: the continuous knobs of :meth:`hparams`, as scalar arrays, so that a sweep
+            can vmap over them inside one compiled program.
+
+        Returns:
+          ``(loss, (metrics, new_state))`` with scalar metrics.
+        """
+
+    def dataset(self) -> Any:
+        """Training data as a pytree of host arrays with a leading example axis, or None.
+
+        Moved to the device once and passed (un-batched) to :meth:`batch`.
+        """
+        return None
+
+    def batch(self, data: Any, state: State, params: Params, *, key: jax.Array,
+              step: jax.Array) -> tuple[Batch, State]:
+        """The minibatch of this step. Default: ``config.batch_size`` rows of ``data``.
+
+        Args:
+          key: the run's data key, the same at every step: fold in ``step`` (or the epoch) for
+            fresh randomness, so that a resumed run draws exactly the same batches.
+
+        Rows are drawn by a fresh permutation per epoch (the last partial batch is dropped).
+        Override to generate data (synthetic problems) or to interact with an environment.
+        """
+        del params
+        leaves = jax.tree.leaves(data)
+        if not leaves:
+            raise ValueError("Task.batch: dataset() returned no arrays; override batch().")
+        n = leaves[0].shape[0]
+        bs = self.config.batch_size
+        steps_per_epoch = n // bs
+        epoch, i = jnp.divmod(step, steps_per_epoch)
+        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+        idx = jax.lax.dynamic_slice_in_dim(perm, i * bs, bs)
+        return jax.tree.map(lambda x: x[idx], data), state
+
+    def hparams(self) -> dict[str, float]:
+        """Continuous hyperparameters the loss reads (name -> default from the config).
+
+        A sweep over these runs inside one compiled program (vmapped like seeds).
+        """
+        return {}
+
+    def optimizer(self, schedule: optax.Schedule) -> optax.GradientTransformation:
+        """The optimizer; default: ``config.optim`` (adam/adamw/sgd, optional clipping)."""
+        o = self.config.optim
+        makers = {"adam": lambda: optax.adam(schedule, b1=o.b1, b2=o.b2, eps=o.eps),
+                  "adamw": lambda: optax.adamw(schedule, b1=o.b1, b2=o.b2, eps=o.eps,
+                                               weight_decay=o.weight_decay),
+                  "sgd": lambda: optax.sgd(schedule, momentum=o.momentum or None)}
+        if o.name not in makers:
+            raise ValueError(f"config.optim.name={o.name!r} is unknown; use one of "
+                             f"{sorted(makers)}.")
+        tx = makers[o.name]()
+        if o.grad_clip:
+            tx = optax.chain(optax.clip_by_global_norm(o.grad_clip), tx)
+        return tx
+
+    # ----------------------------------------------------------------------------------------
+    # Host side.
+    # ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def evaluate(self, params: Params, state: State, *, key: jax.Array) -> dict[str, float]:
+        """Evaluation metrics for one seed (host floats)."""
+
+    def final_evaluate(self, params: Params, state: State, *, key: jax.Array
+                       ) -> dict[str, float]:
+        """The end-of-run report (e.g. a tighter bound with more samples); default: evaluate."""
+        return self.evaluate(params, state, key=key)
+
+    def artifacts(self, params: Params, state: State, *, key: jax.Array,
+                  workdir: pathlib.Path) -> list[pathlib.Path]:
+        """Write images or tables for one seed into ``workdir``; return their paths."""
+        del params, state, key, workdir
+        return []
