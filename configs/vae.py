@@ -94,3 +94,15 @@ def get_config(arg=None):
             c.objective = "iwae"
             c.num_samples = 50
     return c
+
+
+def sweep(add, arg=None):
+    """The estimator comparison: pathwise vs score-function with each baseline.
+
+    python -m experiments.sweep --config=configs/vae.py:quick --workdir=runs/vae_estimators
+    """
+    del arg
+    add(estimator="pathwise")
+    for baseline in ("none", "moving_average"):
+        add(estimator="score_function", baseline=baseline)
+    add(estimator="score_function", baseline="rloo", num_samples=2)

@@ -119,6 +119,7 @@ class VAETask(Task):
     def log_weights(self, params, x, key, k, stop_z=False):
         """log p(x, z_i) - log q(z_i | x) for k reparameterized z_i ~ q(.|x); [784] -> [k]."""
         mu, log_sigma = self.model.apply(params, x, method=VAE.encode)
+        mu, log_sigma, x = mu[None], log_sigma[None], x[None]  # broadcast over the k samples
         eps = jax.random.normal(key, (k, self.config.model.latent))
         z = mu + jnp.exp(log_sigma) * eps
         if stop_z:

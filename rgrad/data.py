@@ -277,13 +277,19 @@ def load(name: str, split: str, root=None, download=True) -> Split:
 
 
 def load_with_fallback(name: str, split: str, root=None, download=True) -> tuple[Split, str]:
-    """``load``, falling back to scikit-learn's digits when the files can't be had.
+    """``load``, falling back to scikit-learn's digits when no data dir was configured.
 
-    Returns the split and the name of the dataset actually used, so callers can say which.
+    The fallback happens only when neither ``root`` nor ``RGRAD_DATA_DIR`` is set and the
+    default cache lacks the files (a fresh machine with no network); a data dir that was set
+    explicitly but lacks the files is an error. Returns the split and the name of the dataset
+    actually used, so callers can say which.
     """
+    explicit = bool(root) or bool(os.environ.get(ENV_VAR))
     try:
         return load(name, split, root, download), name
     except DataError as e:
+        if explicit:
+            raise
         print(f"[rgrad.data] {e}\n[rgrad.data] falling back to sklearn_digits (8x8 digits "
               "upsampled to 28x28), which ships with scikit-learn.")
         return load_sklearn_digits(split), "sklearn_digits"

@@ -1,0 +1,198 @@
+"""The shared loop: resume equality, NaN guard, recompile guard, seeds, sweeps, errors."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import base
+from experiments import sweep
+from rgrad import metrics_io, train
+from rgrad.task import Task
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+class Regression(Task):
+    """Noisy linear regression on a fixed synthetic dataset; optional NaN at a given step."""
+
+    def dataset(self):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(256, 3)).astype(np.float32)
+        y = x @ np.array([1.0, -2.0, 0.5], np.float32) + 0.1 * rng.normal(size=256)
+        return {"x": x, "y": y.astype(np.float32)}
+
+    def init(self, key):
+        return {"w": 0.1 * jax.random.normal(key, (3,))}, {"count": jnp.zeros((), jnp.int32)}
+
+    def hparams(self):
+        return {"noise": 0.1}
+
+    def loss(self, params, state, batch, *, key, step, hparams):
+        # A sampled perturbation, so the run depends on the per-step keys.
+        w = params["w"] + hparams["noise"] * jax.random.normal(key, (3,))
+        loss = jnp.mean((batch["x"] @ w - batch["y"]) ** 2)
+        loss = jnp.where(step == self.config.nan_at, jnp.nan, loss)
+        return loss, ({"w0": w[0]}, {"count": state["count"] + 1})
+
+    def evaluate(self, params, state, *, key):
+        return {"w_err": float(jnp.linalg.norm(params["w"] - jnp.array([1.0, -2.0, 0.5]))),
+                "count": float(state["count"])}
+
+
+def regression_config(**kw):
+    c = base.get_config()
+    c.experiment = "test"
+    c.num_steps = 60
+    c.batch_size = 32
+    c.log_every = 10
+    c.eval_every = 30
+    c.checkpoint_every = 20
+    c.optim.lr = 0.05
+    c.nan_at = -1
+    c.update(kw)
+    c.lock()
+    return c
+
+
+def run(c, workdir):
+    return train.train_and_evaluate(c, workdir, task=Regression(c), progress=False)
+
+
+def test_trains_and_compiles_once(tmp_path):
+    out = run(regression_config(), tmp_path)
+    assert out["compilations"] == 1  # six chunks, one trace
+    m = out["members"][0]["metrics"]
+    assert m["w_err"] < 0.2 and m["count"] == 60
+    rows = metrics_io.read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == list(range(10, 61, 10))
+    assert (tmp_path / "config.json").exists() and list((tmp_path / "tb").iterdir())
+
+
+def test_resume_after_kill_is_bit_identical(tmp_path, monkeypatch):
+    c = regression_config()
+    run(c, tmp_path / "full")
+    # Kill the run after it logged step 50 but before its checkpoint at step 60.
+    original = metrics_io.MetricWriter.write_train
+
+    def dying(self, step, *a, **k):
+        original(self, step, *a, **k)
+        if step == 50:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(metrics_io.MetricWriter, "write_train", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(c, tmp_path / "killed")
+    monkeypatch.setattr(metrics_io.MetricWriter, "write_train", original)
+    assert max(r["step"] for r in metrics_io.read_metrics(tmp_path / "killed")) == 50
+    resumed = run(c, tmp_path / "killed")
+    full = json.loads((tmp_path / "full" / "final_metrics.json").read_text())
+    assert resumed["members"] == full["members"]
+    assert (metrics_io.read_metrics(tmp_path / "killed")
+            == metrics_io.read_metrics(tmp_path / "full"))
+
+
+def test_nan_guard_names_step_and_keeps_checkpoint(tmp_path):
+    c = regression_config(nan_at=47)
+    with pytest.raises(train.NonFiniteError, match=r"non-finite loss at step 47"):
+        run(c, tmp_path)
+    ckpts = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert ckpts[-1] == 40
+    assert not (tmp_path / "final_metrics.json").exists()
+
+
+def test_seeds_and_vmap_sweep_in_one_program(tmp_path):
+    c = regression_config(num_seeds=3, vmap_sweep="lr=0.05,0.01;noise=0.0,0.1")
+    out = run(c, tmp_path)
+    assert out["compilations"] == 1
+    assert len(out["members"]) == 12 and len(out["summary"]) == 4
+    # Seeds differ; a member equals the same seed trained alone.
+    errs = [m["metrics"]["w_err"] for m in out["members"][:3]]
+    assert len(set(errs)) == 3
+    alone = run(regression_config(seed=0), tmp_path / "alone")
+    first = out["members"][0]
+    assert first["hparams"] == {"lr": 0.05, "noise": 0.0}
+    alone_nf = run(regression_config(vmap_sweep="noise=0.0"), tmp_path / "alone0")
+    np.testing.assert_allclose(first["metrics"]["w_err"],
+                               alone_nf["members"][0]["metrics"]["w_err"], rtol=1e-5)
+    assert alone["members"][0]["hparams"]["noise"] == 0.1
+
+
+def test_vmap_sweep_rejects_unknown_hparam(tmp_path):
+    with pytest.raises(ValueError, match="kl_weight"):
+        run(regression_config(vmap_sweep="kl_weight=1,2"), tmp_path)
+
+
+def test_sweep_skips_finished_points(tmp_path, monkeypatch):
+    c = regression_config()
+    original = train.train_and_evaluate
+    monkeypatch.setattr(train, "train_and_evaluate", lambda cfg, wd, progress=True: original(
+        cfg, wd, task=Regression(cfg), progress=False))
+    points = train.parse_sweep("optim.lr=0.05,0.02")
+    rows = sweep.run_sweep(c, tmp_path, points)
+    assert len(rows) == 2 and (tmp_path / "results.md").exists()
+    stamp = (tmp_path / "optim.lr=0.05" / "final_metrics.json").stat().st_mtime_ns
+    calls = []
+    monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: calls.append(a))
+    rows2 = sweep.run_sweep(c, tmp_path, points)
+    assert calls == [] and rows2 == rows
+    assert (tmp_path / "optim.lr=0.05" / "final_metrics.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="no_such_field"):
+        sweep.run_sweep(c, tmp_path, [{"no_such_field": 1}])
+
+
+def test_parse_sweep_grid():
+    assert train.parse_sweep("a=1,2;b=x") == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
+    with pytest.raises(ValueError, match="name=v1,v2"):
+        train.parse_sweep("a")
+
+
+def _main(*args, env=None, timeout=240):
+    return subprocess.run([sys.executable, "-m", "experiments.main", *args], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=timeout)
+
+
+def test_unknown_config_field_fails_loudly(tmp_path):
+    r = _main("--config=configs/vae.py:quick", "--config.no_such_field=1",
+              f"--workdir={tmp_path}")
+    assert r.returncode != 0 and "no_such_field" in r.stderr
+    r = _main("--config=configs/vae.py:nonsense", f"--workdir={tmp_path}")
+    assert r.returncode != 0 and "nonsense" in r.stderr and "quick" in r.stderr
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path):
+    r = _main("--config=configs/vae.py:quick", f"--workdir={tmp_path / 'w'}",
+              f"--config.data.data_dir={tmp_path / 'nowhere'}", "--config.data.download=False")
+    assert r.returncode == 1
+    assert "nowhere" in r.stderr and "RGRAD_DATA_DIR" in r.stderr
+    assert not (tmp_path / "w" / "final_metrics.json").exists()
+
+
+MULTI_DEVICE = """
+import jax, sys
+from configs import vae
+from rgrad import train
+c = vae.get_config("quick"); c.num_steps = 50; c.num_seeds = 2; c.checkpoint_every = 50
+c.artifacts = False
+out = train.train_and_evaluate(c, sys.argv[1], progress=False)
+assert jax.device_count() == 2, jax.devices()
+ms = [m["metrics"]["test_elbo"] for m in out["members"]]
+assert ms[0] != ms[1], ms
+print("OK", out["compilations"], ms)
+"""
+
+
+def test_seeds_sharded_over_host_devices(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    r = subprocess.run([sys.executable, "-c", MULTI_DEVICE, str(tmp_path)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "OK 1" in r.stdout
