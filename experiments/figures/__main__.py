@@ -1,0 +1,98 @@
+"""Regenerate every figure (or some) into one folder, with an index.
+
+    python -m experiments.figures --outdir=figures_out                 # all (make figures)
+    python -m experiments.figures --outdir=figures_out --only=variance_quadratic
+    python -m experiments.figures --outdir=/tmp/f --quick              # small versions
+
+Each figure comes from ``configs/figures/<name>.py``; the index ``<outdir>/index.md`` names each
+figure, the claim it illustrates, the command that regenerates it, and the measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import pathlib
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONFIG_DIR = ROOT / "configs" / "figures"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_config(name: str, quick: bool):
+    path = CONFIG_DIR / f"{name}.py"
+    if not path.exists():
+        raise ValueError(f"no figure {name!r}; available: {', '.join(available())}.")
+    spec = importlib.util.spec_from_file_location(f"_figcfg_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config("quick" if quick else None)
+    config.lock()
+    return config
+
+
+def make_figure(name: str, outdir: pathlib.Path, quick: bool = False):
+    """Draw one figure into ``outdir/name/``; returns its FigureResult."""
+    config = load_config(name, quick)
+    module = importlib.import_module(f"experiments.figures.{config.module}")
+    out = outdir / name
+    out.mkdir(parents=True, exist_ok=True)
+    return module.make(config, out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--outdir", default="figures_out")
+    p.add_argument("--only", default="", help="comma-separated figure names")
+    p.add_argument("--quick", action="store_true", help="small sample sizes (seconds each)")
+    args = p.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        print(f"error: unknown figure(s) {unknown}; available: {', '.join(available())}",
+              file=sys.stderr)
+        return 2
+    outdir = pathlib.Path(args.outdir)
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        res = make_figure(name, outdir, args.quick)
+        dt = time.perf_counter() - t0
+        print(f"[figures] {name}: {dt:.1f}s -> {', '.join(str(f) for f in res.files)}")
+        rows.append((name, res, dt))
+    write_index(outdir, rows, args.quick)
+    return 0
+
+
+def write_index(outdir: pathlib.Path, rows, quick: bool) -> None:
+    index = outdir / "index.md"
+    old = index.read_text() if index.exists() else ""
+    sections = _split_sections(old)
+    flag = " --quick" if quick else ""
+    for name, res, dt in rows:
+        nums = "\n".join(f"| {k} | {v:.6g} |" for k, v in res.numbers.items())
+        files = ", ".join(f"[{f.name}]({name}/{f.name})" for f in res.files)
+        sections[name] = (
+            f"## {name}\n\n**Claim.** {res.claim}\n\n"
+            f"**Command.** `python -m experiments.figures --only={name}{flag}` ({dt:.0f} s)\n\n"
+            f"**Files.** {files}\n\n| number | value |\n|---|---|\n{nums}\n")
+    body = "\n".join(sections[k] for k in sorted(sections))
+    index.write_text("# Figures\n\nRegenerate all with `make figures`.\n\n" + body)
+
+
+def _split_sections(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in text.split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        out[name] = "## " + chunk.rstrip("\n") + "\n"
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
