@@ -111,6 +111,25 @@ def _replace_each_coordinate(x: jax.Array, values: jax.Array) -> jax.Array:
     return jnp.where(eye, values[None, :], x[None, :])
 
 
+def _measure_valued_noise(key: jax.Array, d: int, dtype, coupling: bool):
+    """Base normal and the positive/negative noises, each `[D]`, from two random calls.
+
+    Rayleigh(1) = Weibull(scale sqrt 2, concentration 2) by inverse CDF; the double-sided
+    Maxwell (density x^2 N(x; 0, 1)) as a random sign times the norm of a 3-D normal. Few
+    random calls keep compile time low (threefry is unrolled per call).
+    """
+    k_normal, k_unif = jax.random.split(key)
+    z = jax.random.normal(k_normal, (d, 5), dtype)  # base, 3 for Maxwell, uncoupled normal
+    u = jax.random.uniform(k_unif, (d, 4), dtype, minval=jnp.finfo(dtype).tiny)
+    rayleigh = jnp.sqrt(-2.0 * jnp.log(u[:, :2]))  # [D, 2]
+    maxwell = jnp.where(u[:, 2] < 0.5, -1.0, 1.0) * jnp.linalg.norm(z[:, 1:4], axis=-1)
+    w_pos = rayleigh[:, 0]
+    w_neg = w_pos if coupling else rayleigh[:, 1]
+    # U * Maxwell is exactly N(0, 1): the coupled negative part for the scale.
+    gauss = u[:, 3] * maxwell if coupling else z[:, 4]
+    return z[:, 0], w_pos, w_neg, maxwell, gauss
+
+
 def measure_valued_jacobians(
     function: Function, params: Sequence[jax.Array], dist_builder: Callable[..., Any],
     rng: jax.Array, num_samples: int, coupling: bool = True,
@@ -161,19 +180,11 @@ def measure_valued_jacobians(
     f_rows = jax.vmap(function)  # [D, D] -> [D]
 
     def one(key):
-        k_base, k_w, k_w2, k_m, k_neg = jax.random.split(key, 5)
-        x = mean + scale * jax.random.normal(k_base, (d,), mean.dtype)  # [D]
-        w_pos = jax.random.weibull_min(k_w, np.sqrt(2.0), 2.0, (d,), mean.dtype)
-        w_neg = w_pos if coupling else jax.random.weibull_min(
-            k_w2, np.sqrt(2.0), 2.0, (d,), mean.dtype)
+        eps, w_pos, w_neg, m_pos, g = _measure_valued_noise(key, d, mean.dtype, coupling)
+        x = mean + scale * eps  # [D]
         g_mean = (f_rows(_replace_each_coordinate(x, mean + scale * w_pos))
                   - f_rows(_replace_each_coordinate(x, mean - scale * w_neg)))
         g_mean = g_mean / (np.sqrt(2.0 * np.pi) * scale)
-        m_pos = jax.random.double_sided_maxwell(k_m, 0.0, 1.0, (d,), mean.dtype)
-        if coupling:
-            g = jax.random.uniform(k_neg, (d,), mean.dtype) * m_pos
-        else:
-            g = jax.random.normal(k_neg, (d,), mean.dtype)
         g_scale = (f_rows(_replace_each_coordinate(x, mean + scale * m_pos))
                    - f_rows(_replace_each_coordinate(x, mean + scale * g))) / scale
         return [g_mean, scale * g_scale]  # chain rule: d/dlog_sigma = sigma d/dsigma
