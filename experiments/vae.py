@@ -24,6 +24,7 @@ import numpy as np
 
 from rgrad import data as rdata
 from rgrad import plotting
+from rgrad import surrogate as surrogate_lib
 from rgrad.task import Task
 
 LOG2PI = float(np.log(2 * np.pi))
@@ -159,9 +160,8 @@ class VAETask(Task):
             b = (jnp.sum(f) - f) / (k - 1)
         else:
             b = baseline
-        learning_signal = jax.lax.stop_gradient(f - b)
         # grad = E[(f - b) dlog q] + E[df] at fixed z (decoder, and -dlog q whose mean is 0).
-        surrogate = jnp.mean(learning_signal * log_qz + f)
+        surrogate = jnp.mean(surrogate_lib.score_function_surrogate(f, log_qz, b))
         return surrogate, jnp.mean(f)
 
     def loss(self, params, state, batch, *, key, step, hparams):
