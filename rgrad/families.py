@@ -95,7 +95,11 @@ def _laplace_quantile(u, loc, scale):
 
 def _laplace_cdf(x, loc, scale):
     z = (x - loc) / scale
-    return 0.5 - 0.5 * jnp.sign(z) * jnp.expm1(-jnp.abs(z))
+    neg = z < 0
+    # Branch-safe exponents (no overflow in the unselected branch) whose derivative at z = 0
+    # is the density 1 / 2 (sign/abs formulations differentiate to 0 there).
+    z_neg, z_pos = jnp.where(neg, z, 0.0), jnp.where(neg, 0.0, z)
+    return jnp.where(neg, 0.5 * jnp.exp(z_neg), 0.5 - 0.5 * jnp.expm1(-z_pos))
 
 
 LAPLACE = Family(

@@ -57,15 +57,19 @@ def implicit_reparam(sampler: Callable[..., jax.Array],
         params = tuple(as_float(p) for p in params)
         out = full_shape(shape, batch_shape_of(**{f"params[{i}]": p
                                                   for i, p in enumerate(params)}))
-        params = tuple(jnp.broadcast_to(p, out) for p in params)
+        # Elementwise, so work on flat vectors: every output shape with the same size then
+        # shares one compiled kernel (Gamma's rejection loop is slow to compile on CPU).
+        params = tuple(jnp.broadcast_to(p, out).reshape(-1) for p in params)
         x = sampler(key, *(jax.lax.stop_gradient(p) for p in params))
-        return attach(x, *params)
+        return attach(x, *params).reshape(out)
 
     return sample
 
 
 def _gamma_draw(key, alpha, beta):
-    return jax.random.gamma(key, alpha, alpha.shape, alpha.dtype) / beta
+    # Same draws as jax.random.gamma (which also samples in log space); sharing the log-Gamma
+    # kernel with Beta/Dirichlet saves XLA compiles of its rejection-sampling loop.
+    return jnp.exp(jax.random.loggamma(key, alpha, alpha.shape, alpha.dtype)) / beta
 
 
 def _gamma_cdf(x, alpha, beta):

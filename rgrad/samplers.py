@@ -133,6 +133,7 @@ def sample_family(key: jax.Array, family: Family, *params, shape: Shape = ()) ->
     """Inverse-transform sample from a `Family`, validating its positive parameters."""
     if len(params) != len(family.params):
         raise ValueError(f"{family.name} takes parameters {family.params} (got {len(params)})")
+    batch_shape_of(**dict(zip(family.params, params, strict=True)))  # names them in errors
     for name, p in zip(family.params, params, strict=True):
         if name in family.positive:
             check_positive(name, p, f"{family.name} needs {name} > 0, e.g. jnp.exp(log_{name})")
