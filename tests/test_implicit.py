@@ -9,6 +9,7 @@ sample; Beta and Dirichlet reuse its log-Gamma draws and are checked against clo
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.scipy.special import polygamma
 
 from rgrad import samplers as S
@@ -88,6 +89,7 @@ def test_implicit_reparam_generic_matches_inverse_transform():
         np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.slow  # compiles Gamma's rejection loop under jit + vmap (~5 s of CPU)
 def test_implicit_under_jit_vmap_grad():
     fn = lambda a, k: S.sample_gamma(k, a, shape=(N,)).mean()
     keys = jnp.stack([KEY, jax.random.key(2)])

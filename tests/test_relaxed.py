@@ -21,14 +21,16 @@ def _assert_mc(per_sample, truth, k=5.0, floor=1e-6):
 
 
 def test_shapes():
+    # eval_shape: shapes without compiling anything.
     d = GumbelSoftmax(jnp.zeros((2, 3)), jnp.array([0.5, 1.0]))
     assert d.batch_shape == (2,) and d.event_shape == (3,)
-    assert d.sample(seed=KEY, sample_shape=(4, 5)).shape == (4, 5, 2, 3)
-    x, lp = d.sample_and_log_prob(seed=KEY, sample_shape=7)
-    assert x.shape == (7, 2, 3) and lp.shape == (7, 2) and d.log_prob(x).shape == (7, 2)
+    assert jax.eval_shape(lambda: d.sample(seed=KEY, sample_shape=(4, 5))).shape == (4, 5, 2, 3)
+    x, lp = jax.eval_shape(lambda: d.sample_and_log_prob(seed=KEY, sample_shape=7))
+    assert x.shape == (7, 2, 3) and lp.shape == (7, 2)
+    assert jax.eval_shape(d.log_prob, x).shape == (7, 2)
     b = RelaxedBernoulli(jnp.zeros((2, 3)), 0.5)
     assert b.batch_shape == (2, 3) and b.event_shape == ()
-    y, lp = b.sample_and_log_prob(seed=KEY, sample_shape=(4,))
+    y, lp = jax.eval_shape(lambda: b.sample_and_log_prob(seed=KEY, sample_shape=(4,)))
     assert y.shape == (4, 2, 3) and lp.shape == (4, 2, 3)
 
 
