@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammainc
 
-from rgrad._validate import as_float, batch_shape_of, check_positive, full_shape
+from rgrad.validation import as_float, batch_shape_of, check_positive, full_shape
 
 Shape = Sequence[int]
 

@@ -19,7 +19,7 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from rgrad._validate import as_float, batch_shape_of, check_positive
+from rgrad.validation import as_float, batch_shape_of, check_positive
 
 _TAU_HINT = "pass a positive temperature, e.g. 0.5 or jnp.exp(log_tau)"
 

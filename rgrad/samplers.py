@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from rgrad._validate import as_float, batch_shape_of, check_positive, full_shape
 from rgrad.families import (
     CAUCHY,
     EXPONENTIAL,
@@ -34,6 +33,7 @@ from rgrad.implicit import (
     sample_gamma,
     sample_loggamma,
 )
+from rgrad.validation import as_float, batch_shape_of, check_positive, full_shape
 
 Shape = Sequence[int]
 
