@@ -1,6 +1,6 @@
+"""Smoke test: the estimators benchmark runs at tiny sizes and reports each estimator."""
 import pytest
 
-"""Smoke test: the estimators benchmark runs at tiny sizes and reports each estimator."""
 from experiments import bench_estimators
 
 
