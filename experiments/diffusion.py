@@ -70,7 +70,8 @@ def ring_sample(key, n):
 
 
 def ring_log_density(x):  # [..., 2] -> [...]
-    d = x[..., None, :] - jnp.asarray(ring_means())  # [..., K, 2]
+    means = jnp.asarray(ring_means()).reshape((1,) * (x.ndim - 1) + (RING_K, 2))
+    d = x[..., None, :] - means  # [..., K, 2]
     lp = -0.5 * jnp.sum(d**2, -1) / RING_STD**2 - np.log(2 * np.pi * RING_STD**2)
     return jax.nn.logsumexp(lp, -1) - np.log(RING_K)
 
@@ -140,6 +141,12 @@ class DiffusionTask(Task):
         g0, g1 = fn({}, 0.0), fn({}, 1.0)
         g, dg = jax.jvp(lambda u: fn({}, u), (t,), (jnp.ones_like(t),))
         return g0, g1, (g - g0) / (g1 - g0), dg / (g1 - g0)
+
+    def xt(self, params, x, t, eps):
+        """The reparameterized x_t of one example (x [D] in data space, t scalar, eps [D])."""
+        _, xc = self.encode(x)
+        g0, g1, s, _ = self.schedule_terms(params, t)
+        return dm.q_sample(xc, g0 + (g1 - g0) * s, eps)
 
     def example_terms(self, params, x, t, key, objective="vlb"):
         """(diffusion loss, prior + reconstruction) in nats for one example x [D] at time t.
@@ -274,7 +281,7 @@ def plot_ring_samples(samples, path, title, ax=None):
     if own:
         fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)
-    return pathlib.Path(path)
+    return pathlib.Path(path) if path else None
 
 
 def make_task(config) -> DiffusionTask:
