@@ -76,6 +76,13 @@ def ring_log_density(x):  # [..., 2] -> [...]
     return jax.nn.logsumexp(lp, -1) - np.log(RING_K)
 
 
+def in_mode_fraction(x):
+    """Fraction of points within 3 component std of a ring mean (true data: 1 - e^-4.5)."""
+    means = jnp.asarray(ring_means()).reshape((1, RING_K, 2))
+    d2 = jnp.min(jnp.sum((x[:, None, :] - means) ** 2, -1), -1)
+    return jnp.mean(d2 < (3 * RING_STD) ** 2)
+
+
 class DiffusionTask(Task):
     """The task contract for DDPM / VDM (see module docstring)."""
 
@@ -220,6 +227,8 @@ class DiffusionTask(Task):
             s = self.sample(params, jax.random.fold_in(key, 1), num_samples,
                             self.config.eval.sample_steps)
             out["sample_logp"] = jnp.mean(ring_log_density(s))
+            out["sample_in_mode"] = in_mode_fraction(s)
+            out["data_in_mode"] = in_mode_fraction(x)
             out["data_logp"] = jnp.mean(ring_log_density(x))
         return out
 
@@ -234,7 +243,8 @@ class DiffusionTask(Task):
                ("bpd_se" if self.image else "bound_nats_se"): st["bound_se"] / scale,
                "diff_var": st["diff_var"], "bound_var": st["bound_var"]}
         if "sample_logp" in st:
-            out.update(sample_logp=st["sample_logp"], data_logp=st["data_logp"])
+            out.update({k: st[k] for k in ("sample_logp", "data_logp", "sample_in_mode",
+                                           "data_in_mode")})
         if self.learned:
             g0, g1 = self.sched.apply(params["schedule"], method=dm.LearnedGamma.ends)
             out.update(gamma_min=float(g0), gamma_max=float(g1))
