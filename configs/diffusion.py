@@ -4,14 +4,17 @@ Launch:
     python -m experiments.main --config=configs/diffusion.py:VARIANT --workdir=runs/diff_VARIANT
 Variants:
     toy          8-Gaussian ring in 2-D, VDM bound, learned schedule, MLP 3x128, 5000 steps,
-                 batch 256. Expected: bound about 0.3 nats above the true entropy
-                 (H = -0.49 nats), sample log-density near the data's (0.49); ~3 min on 2 cores.
-    quick        the toy with 150 steps and a small MLP: the smoke test (seconds).
+                 batch 256. Expected: a bound approaching the true entropy H = 0.24 nats
+                 (not yet measured at 5000 steps; the quick variant's 150 steps give ~5 nats,
+                 the figure's 300 steps 1-2 nats); a few minutes on an idle 2-core CPU.
+    quick        the toy with 150 steps and a small MLP: the smoke test (seconds when idle).
     mnist        MNIST 8-bit, VDM discretized decoder, learned schedule, residual MLP 4x1024,
-                 batch 128, 60000 steps (128 epochs), Adam 2e-4 warmup-cosine. Expected: below
-                 1.5 bits/dim on 2000 test digits (measured 1.9 bpd at ~3000 steps, see
-                 BENCHMARKS.md); about 10 hours on 2 cores, run it in resumable pieces.
-    mnist_quick  MNIST, a small MLP, 100 steps on 2048 digits: the smoke test (under a minute).
+                 batch 128, 60000 steps (128 epochs), Adam 2e-4 warmup-cosine. Expected number:
+                 NOT MEASURED (the run was not started, see BENCHMARKS.md). The untrained model
+                 sits at ~15 bpd (0.5 (gamma_max - gamma_min) / log 2 from the zero denoiser);
+                 an MLP denoiser cannot resolve the 8-bit grid at low noise, so expect well
+                 above VDM's U-Net numbers. Many hours on 2 cores: run it in resumable pieces.
+    mnist_quick  MNIST, a small MLP, 100 steps on 2048 digits: the smoke test (bpd ~15.3).
 Schedules: --config.schedule=ddpm_linear|cosine|linear|learned (fixed ones: x_t is a constant
 for the denoiser's parameters); --config.objective=simple is DDPM's eps-MSE (fixed schedules);
 --config.schedule_grad=bound trains the learned shape on the bound instead of its variance.
