@@ -4,7 +4,7 @@ Launch:
     python -m experiments.main --config=configs/diffusion.py:VARIANT --workdir=runs/diff_VARIANT
 Variants:
     toy          8-Gaussian ring in 2-D, VDM bound, learned schedule, MLP 3x128, 5000 steps,
-                 batch 256. Expected: a bound approaching the true entropy H = 0.24 nats
+                 batch 256. Expected: a bound approaching the true entropy H = 0.31 nats
                  (not yet measured at 5000 steps; the quick variant's 150 steps give ~5 nats,
                  the figure's 300 steps 1-2 nats); a few minutes on an idle 2-core CPU.
     quick        the toy with 150 steps and a small MLP: the smoke test (seconds when idle).
