@@ -184,6 +184,7 @@ def test_mnist_quick_config_end_to_end(tmp_path):
     assert (tmp_path / "samples.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # four 300-step trainings: ~9 min measured on the loaded shared machine
 def test_schedule_figure_quick(tmp_path):
     from experiments.figures import diffusion_schedules
     from experiments.figures.__main__ import load_config
