@@ -154,8 +154,9 @@ def test_variance_gradient_is_two_l_dl_for_the_shape_and_plain_for_the_rest():
     g_l2 = jax.grad(lambda p: bound_task.example_terms(p, x, t, key)[0] ** 2)(params)
     sch = params["schedule"]["params"]
     for name in sch:
-        want = g_l2 if name in ("l1", "l2", "l3") else g_l  # shape: d L^2; endpoints: d L
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+        # shape: d L^2 (float32: ~2e-4 relative); endpoints: d L. A wrong factor is off by >10%.
+        want = g_l2 if name in ("l1", "l2", "l3") else g_l
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6),
                      g_var["schedule"]["params"][name], want["schedule"]["params"][name])
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                  g_var["denoiser"], g_l["denoiser"])
