@@ -20,8 +20,6 @@ environment steps taken so far.
 
 from __future__ import annotations
 
-import functools
-
 import flax.linen as nn
 import gymnax
 import jax
@@ -220,10 +218,13 @@ class ReinforceTask(_PendulumTask):
             obs, env_state = carry
             k_eps, k_env = jax.random.split(k)
             eps = jax.random.normal(k_eps, (e, ACT_DIM))
-            a, _ = squashed_gaussian(self.actor.apply(params["actor"], obs), eps)
+            out = self.actor.apply(params["actor"], obs)
+            a, _ = squashed_gaussian(out, eps)
+            mu, log_std = jnp.split(out, 2, axis=-1)
+            u = mu + jnp.exp(jnp.clip(log_std, -20.0, 2.0)) * eps  # the pre-tanh action
             nobs, env_state, r, *_ = jax.vmap(self._env_step)(jax.random.split(k_env, e),
                                                               env_state, a)
-            return (nobs, env_state), {"obs": obs, "act": a, "rew": r}
+            return (nobs, env_state), {"obs": obs, "u": u, "rew": r}
 
         _, traj = jax.lax.scan(body, (obs, env_state), jax.random.split(k_roll, steps))
         traj = jax.lax.stop_gradient(traj)
@@ -240,29 +241,22 @@ class ReinforceTask(_PendulumTask):
         _, g = jax.lax.scan(rtg, jnp.zeros(batch["rew"].shape[1:]), batch["rew"], reverse=True)
         adv = g - jnp.mean(g, axis=1, keepdims=True)  # per-time-step baseline over episodes
         adv = adv / (jnp.std(adv) + 1e-8)
-        logp = log_prob_squashed(self.actor.apply(params["actor"], batch["obs"]), batch["act"])
+        # log pi(a|s) = log N(u; mu, sigma) - log|da/du|; the Jacobian term has no parameters.
+        logp = gaussian_log_prob(self.actor.apply(params["actor"], batch["obs"]), batch["u"])
         loss = -jnp.mean(jnp.sum(logp * adv, 0))
         metrics = {"train_return": jnp.mean(jnp.sum(batch["rew"], 0))}
         return loss, (metrics, state)
 
 
-def log_prob_squashed(actor_out, act):
-    """log pi(a|s) of a stored squashed action (inverts the tanh); [..., 2A], [..., A] -> [...]."""
+def gaussian_log_prob(actor_out, u):
+    """log N(u; mu(s), sigma(s)^2) of a stored pre-tanh action; [..., 2A], [..., A] -> [...]."""
     mu, log_std = jnp.split(actor_out, 2, axis=-1)
     log_std = jnp.clip(log_std, -20.0, 2.0)
-    y = jnp.clip(act / MAX_TORQUE, -1 + 1e-6, 1 - 1e-6)
-    u = jnp.arctanh(y)
-    eps = (u - mu) * jnp.exp(-log_std)
-    return squashed_gaussian(actor_out, eps)[1]
-
-
-@functools.cache
-def _classes():
-    return {"sac": SACTask, "reinforce": ReinforceTask}
+    return jnp.sum(-0.5 * ((u - mu) * jnp.exp(-log_std)) ** 2 - log_std - 0.5 * LOG2PI, -1)
 
 
 def make_task(config) -> Task:
-    classes = _classes()
+    classes = {"sac": SACTask, "reinforce": ReinforceTask}
     if config.algo not in classes:
         raise ValueError(f"config.algo={config.algo!r} is unknown; use one of {sorted(classes)}.")
     return classes[config.algo](config)

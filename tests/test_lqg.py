@@ -42,8 +42,9 @@ def test_exact_gradient_matches_finite_differences_of_the_exact_cost():
 
     g = jax.grad(f)(pol)
     for i in range(3):
-        v = jax.tree.map(lambda x, k=jax.random.key(i): jax.random.normal(
-            jax.random.fold_in(k, x.size), x.shape), pol)
+        key = jax.random.key(i)
+        v = {name: jax.random.normal(jax.random.fold_in(key, j), x.shape)
+             for j, (name, x) in enumerate(pol.items())}
         h = 1e-2
         plus = jax.tree.map(lambda x, d: x + h * d, pol, v)
         minus = jax.tree.map(lambda x, d: x - h * d, pol, v)

@@ -59,8 +59,9 @@ def make(config, outdir) -> FigureResult:
                     for c in ("mu", "sigma")}
     ratio_mc = {c: cols[f"sf_{c}_var_mc"] / cols[f"pw_{c}_var_mc"] for c in ("mu", "sigma")}
     for c, color in (("mu", "C0"), ("sigma", "C1")):
-        axes[2].plot(sig, ratio_closed[c], color=color, label=f"∂/∂{'μ' if c == 'mu' else 'σ'} closed form")
-        axes[2].plot(sig, ratio_mc[c], "o", color=color, ms=4, label=f"∂/∂{'μ' if c == 'mu' else 'σ'} MC")
+        g = "μ" if c == "mu" else "σ"
+        axes[2].plot(sig, ratio_closed[c], color=color, label=f"∂/∂{g} closed form")
+        axes[2].plot(sig, ratio_mc[c], "o", color=color, ms=4, label=f"∂/∂{g} MC")
     axes[2].axhline(1.0, color="k", lw=0.5)
     axes[2].set(xscale="log", yscale="log", xlabel="policy std σ",
                 ylabel="Var(score function) / Var(pathwise)", title="variance ratio")
