@@ -33,6 +33,11 @@ MAX_TORQUE = 2.0
 OBS_DIM, ACT_DIM = 3, 1
 
 
+def _strong(tree):
+    """Drop weak types (gymnax's Python-int counters), so the loop's carry never retraces."""
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), tree)
+
+
 class MLP(nn.Module):
     features: tuple[int, ...]
     out: int
@@ -65,13 +70,15 @@ class _PendulumTask(Task):
         self._eval = jax.jit(self._eval_returns)
 
     def _reset(self, key, n):
-        return jax.vmap(lambda k: self.env.reset(k, self.env_params))(jax.random.split(key, n))
+        return _strong(jax.vmap(lambda k: self.env.reset(k, self.env_params))(
+            jax.random.split(key, n)))
 
     def _env_step(self, key, env_state, action):
         """One step of one environment with auto-reset; returns the true next observation."""
         obs, env_state, r, term, trunc, info = self.env.step(key, env_state, action,
                                                              self.env_params)
-        return obs, env_state, r, term, jnp.logical_or(term, trunc), info["final_observation"]
+        return (obs, _strong(env_state), r, term, jnp.logical_or(term, trunc),
+                info["final_observation"])
 
     def _eval_returns(self, actor_params, key):
         """Undiscounted returns of deterministic (tanh(mu)) episodes; [num_episodes]."""

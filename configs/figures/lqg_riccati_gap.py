@@ -1,7 +1,7 @@
 """LQG: gap to the Riccati optimum against rollouts used, pathwise vs score function.
 
     python -m experiments.figures --only=lqg_riccati_gap
-Trains configs/lqg.py (default, score_function, score_function_b256; 4 seeds each) in the
+Trains configs/lqg.py (default, score_function, score_function_b256; 2 seeds each) in the
 figure's folder and plots the logged ``riccati_gap``. About a minute on 2 cores.
 """
 
@@ -13,7 +13,7 @@ def get_config(arg=None):
     c.module = "lqg_riccati_gap"
     c.variants = ("default", "score_function", "score_function_b256")
     c.num_steps = 1000
-    c.num_seeds = 4
+    c.num_seeds = 2
     if arg == "quick":
         c.variants = ("default", "score_function")
         c.num_steps = 100
