@@ -73,22 +73,20 @@ def test_pathwise_rollout_gradient_is_unbiased_for_the_exact_gradient():
     assert np.mean(np.abs(z) < 2) > 0.9  # ~95% under a correct mean
 
 
-def test_score_function_surrogate_is_unbiased_and_noisier():
+def test_score_function_surrogate_is_unbiased():
     c = lqg_config.get_config("quick")
     c.estimator = "score_function"
     task = lqg_exp.LQGTask(c)
     params = {"K": 0.5 * lqg.riccati(task.p, T)[1], "k": 0.1 * jnp.ones((T, 2))}
     truth = jax.grad(task.exact_cost)(params)
-    keys = jax.random.split(jax.random.key(1), (256, c.batch_size))
+    keys = jax.random.split(jax.random.key(1), (128, c.batch_size))
     sf = jax.jit(jax.vmap(jax.grad(lambda q, k: task.sampled_loss(q, k)), (None, 0)))(params,
                                                                                       keys)
     z = _z_scores(sf, truth)
     assert np.all(np.abs(z) < 5), np.abs(z).max()
-    c.estimator = "pathwise"
-    pw = jax.jit(jax.vmap(jax.grad(lambda q, k: lqg_exp.LQGTask(c).sampled_loss(q, k)),
-                          (None, 0)))(params, keys)
-    # Same batch size: the score-function variance is far larger (measured ~1000x on K).
-    assert float(sf["K"].var(0).mean()) > 50 * float(pw["K"].var(0).mean())
+    # At the same batch size the pathwise variance here is ~0.004 (measured; ~8000x smaller at
+    # batch 16 in both); the figure test below asserts the consequence for optimisation.
+    assert float(sf["K"].var(0).mean()) > 1.0
 
 
 def test_quick_config_end_to_end(tmp_path):
@@ -103,3 +101,14 @@ def test_default_config_reaches_a_tenth_of_a_percent(tmp_path):
     out = train.train_and_evaluate(lqg_config.get_config(), tmp_path, progress=False)
     gaps = [m["metrics"]["riccati_gap"] for m in out["members"]]
     assert max(gaps) < 1e-3
+
+
+def test_riccati_gap_figure_claims(tmp_path):
+    from configs.figures import lqg_riccati_gap as fig_config
+    from experiments.figures import lqg_riccati_gap as fig
+
+    n = fig.make(fig_config.get_config("quick"), tmp_path).numbers
+    # 60 steps of 16 rollouts: pathwise is well on its way, the score function barely moves
+    # from the zero controller's gap of 1.6.
+    assert n["default_final_gap"] < 0.1
+    assert n["score_function_final_gap"] > 10 * n["default_final_gap"]

@@ -37,3 +37,12 @@ def test_reinforce_quick_config_end_to_end(tmp_path):
     out = train.train_and_evaluate(pendulum_config.get_config("quick_reinforce"), tmp_path,
                                    progress=False)
     assert out["members"][0]["metrics"]["env_steps"] == 3 * 2 * 200
+
+
+@pytest.mark.slow
+def test_curves_figure_runs(tmp_path):
+    from configs.figures import pendulum_curves as fig_config
+    from experiments.figures import pendulum_curves as fig
+
+    n = fig.make(fig_config.get_config("quick"), tmp_path).numbers
+    assert n["sac_env_steps"] == 400 and np.isfinite(n["sac_final_return_mean"])

@@ -16,6 +16,6 @@ def get_config(arg=None):
     c.num_seeds = 2
     if arg == "quick":
         c.variants = ("default", "score_function")
-        c.num_steps = 100
-        c.num_seeds = 2
+        c.num_steps = 60
+        c.num_seeds = 1
     return c
