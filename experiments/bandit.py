@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import functools
 
+import distrax
 import jax
 import jax.numpy as jnp
+
+from rgrad import estimators
 
 
 def reward(a, a_star):
@@ -40,29 +43,28 @@ def score_function_variance(mu, sigma, a_star):
                       2.0 * d**4 / sigma**2 + 60.0 * d**2 + 74.0 * sigma**2])
 
 
-def pathwise_grad(mu, sigma, a_star, *, key):
-    """One-sample pathwise estimate of d E[r] / d(mu, sigma); [2]."""
-    eps = jax.random.normal(key, ())
-    g = jax.grad(lambda m, s: reward(m + s * eps, a_star), argnums=(0, 1))(mu, sigma)
-    return jnp.stack(g)
+def _policy(mu, sigma):  # [1], [1]: the action distribution at one state
+    return distrax.MultivariateNormalDiag(mu, sigma)
 
 
-def score_function_grad(mu, sigma, a_star, *, key):
-    """One-sample score-function (REINFORCE) estimate; [2]."""
-    a = mu + sigma * jax.random.normal(key, ())
+def pathwise_jacobians(mu, sigma, a_star, *, key, num_samples):
+    """Per-sample pathwise estimates of d E[r] / d(mu, sigma); [N, 2] (rgrad.estimators)."""
+    jac = estimators.pathwise_jacobians(lambda a: reward(a[0], a_star), [mu[None], sigma[None]],
+                                        _policy, key, num_samples)
+    return jnp.concatenate(jac, -1)
 
-    def log_prob(m, s):
-        return -0.5 * ((a - m) / s) ** 2 - jnp.log(s)
 
-    g = jax.grad(log_prob, argnums=(0, 1))(mu, sigma)
-    return reward(a, a_star) * jnp.stack(g)
+def score_function_jacobians(mu, sigma, a_star, *, key, num_samples):
+    """Per-sample score-function (REINFORCE) estimates; [N, 2] (rgrad.estimators)."""
+    jac = estimators.score_function_jacobians(
+        lambda a: reward(a[0], a_star), [mu[None], sigma[None]], _policy, key, num_samples)
+    return jnp.concatenate(jac, -1)
 
 
 @functools.partial(jax.jit, static_argnames=("estimator", "num_samples"))
 def mc_moments(estimator, mu, sigma, a_star, *, key, num_samples):
     """MC mean, its SE, variance and the SE of the variance, per component; 4 x [2]."""
-    g = jax.vmap(lambda k: estimator(mu, sigma, a_star, key=k))(
-        jax.random.split(key, num_samples))  # [N, 2]
+    g = estimator(mu, sigma, a_star, key=key, num_samples=num_samples)  # [N, 2]
     mean = g.mean(0)
     sq = (g - mean[None]) ** 2
     n = num_samples

@@ -28,8 +28,8 @@ def make(config, outdir) -> FigureResult:
         truth = np.asarray(bandit.true_gradient(mu, s, a_star))
         closed = {"pw": bandit.pathwise_variance(mu, s, a_star),
                   "sf": bandit.score_function_variance(mu, s, a_star)}
-        for j, (name, est) in enumerate((("pw", bandit.pathwise_grad),
-                                         ("sf", bandit.score_function_grad))):
+        for j, (name, est) in enumerate((("pw", bandit.pathwise_jacobians),
+                                         ("sf", bandit.score_function_jacobians))):
             mean, mean_se, var, var_se = (np.asarray(x) for x in bandit.mc_moments(
                 est, mu, s, a_star, key=jax.random.fold_in(key, 2 * i + j),
                 num_samples=config.num_samples))
