@@ -63,7 +63,6 @@ def test_abc_rates_are_recovered(tmp_path):
 def test_quick_config_end_to_end(tmp_path):
     out = train.train_and_evaluate(cfg.get_config("quick"), tmp_path, progress=False)
     m = out["members"][0]["metrics"]
-    assert out["compilations"] == 1
     assert np.isfinite(m["elbo"]) and m["elbo"] > -400  # prior-median start: about -430
     assert (tmp_path / "posterior_predictive.png").stat().st_size > 1000
 
