@@ -138,9 +138,11 @@ class ODEInferenceTask(Task):
         self._predict = jax.jit(jax.vmap(self.model.predict))
 
     def init(self, key):
-        del key  # a deterministic start: the prior-median rates, the first observation
+        del key  # deterministic: prior-median rates, first observation (or config.init_mean)
         d = len(self.model.names)
-        params = {"mean": jnp.asarray(self.model.init_mean),
+        start = (np.log(np.asarray(self.config.init_mean, np.float32))
+                 if self.config.init_mean else self.model.init_mean)
+        params = {"mean": jnp.asarray(start),
                   "log_scale": jnp.full((d,), np.log(self.config.init_scale), jnp.float32)}
         if self.config.family == "full_rank":
             params["offdiag"] = jnp.zeros((d, d))
