@@ -74,3 +74,23 @@ def test_lotka_volterra_matches_the_stan_case_study(tmp_path):
         "metrics"]
     for name, ref in {"alpha": 0.55, "beta": 0.028, "gamma": 0.80, "delta": 0.024}.items():
         assert abs(m[f"mean_{name}"] - ref) < 3 * m[f"sd_{name}"], name
+
+
+def test_figure_quick(tmp_path):
+    from configs.figures import ode_lynx_hare as fig_cfg
+    from experiments.figures import ode_lynx_hare
+
+    res = ode_lynx_hare.make(fig_cfg.get_config("quick"), tmp_path)
+    assert 0.0 <= res.numbers["coverage_90"] <= 1.0
+    assert (tmp_path / "ode_lynx_hare.png").exists()
+
+
+@pytest.mark.slow
+def test_figure_full_recovers_stan_posterior(tmp_path):
+    from configs.figures import ode_lynx_hare as fig_cfg
+    from experiments.figures import ode_lynx_hare
+
+    n = ode_lynx_hare.make(fig_cfg.get_config(), tmp_path).numbers
+    for name, ref in ode_lynx_hare.STAN_MEANS.items():
+        assert abs(n[f"mean_{name}"] - ref) < 2 * n[f"sd_{name}"], name
+    assert n["coverage_90"] > 0.8  # 42 points: 0.9 expected, binomial sd ~0.05
