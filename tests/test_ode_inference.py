@@ -49,6 +49,7 @@ def test_elbo_gradient_is_unbiased_for_the_exact_gaussian_case():
     assert np.all(np.abs(np.asarray(g.mean(0)) - exact) < 5 * se)
 
 
+@pytest.mark.slow
 def test_abc_rates_are_recovered(tmp_path):
     c = cfg.get_config("abc")
     c.num_steps, c.eval_every, c.checkpoint_every, c.artifacts = 600, 600, 600, False
@@ -76,6 +77,7 @@ def test_lotka_volterra_matches_the_stan_case_study(tmp_path):
         assert abs(m[f"mean_{name}"] - ref) < 3 * m[f"sd_{name}"], name
 
 
+@pytest.mark.slow
 def test_figure_quick(tmp_path):
     from configs.figures import ode_lynx_hare as fig_cfg
     from experiments.figures import ode_lynx_hare
