@@ -24,6 +24,7 @@ import numpy as np
 
 from rgrad import data as rdata
 from rgrad import plotting
+from rgrad import surrogate as surrogate_lib
 from rgrad.task import Task
 
 LOG2PI = float(np.log(2 * np.pi))
@@ -76,19 +77,25 @@ def normal_log_prob(z, mu, log_sigma):  # [..., L] -> [...]
 class VAETask(Task):
     """The task contract for the VAE (see module docstring)."""
 
-    def __init__(self, config):
+    def __init__(self, config, arrays: tuple[np.ndarray, np.ndarray] | None = None):
+        """Load the configured data, or use ``arrays`` = (train [N, 784], test [M, 784])."""
         super().__init__(config)
         m = config.model
         self.model = VAE(tuple(m.enc_hidden), tuple(m.dec_hidden), m.latent, m.activation)
         self._bounds_jit = jax.jit(self._bounds, static_argnums=(3,))
-        d = config.data
-        root, dl = d.data_dir or None, d.download
-        train, self.data_name = rdata.load_with_fallback(d.name, "train", root, dl)
-        test, _ = rdata.load_with_fallback(self.data_name, "test", root, dl)
-        print(f"[vae] data: {self.data_name} ({len(train.images)} train / "
-              f"{len(test.images)} test), binarization: {self._binarization()}")
-        self.train_x = train.images[: config.data.max_train or None]
-        self.test_x = self._static_binarize(test.images, seed=1)
+        if arrays is not None:
+            self.data_name = "arrays"
+            train_x, test_x = arrays
+        else:
+            d = config.data
+            root, dl = d.data_dir or None, d.download
+            train, self.data_name = rdata.load_with_fallback(d.name, "train", root, dl)
+            test, _ = rdata.load_with_fallback(self.data_name, "test", root, dl)
+            train_x, test_x = train.images, test.images
+            print(f"[vae] data: {self.data_name} ({len(train_x)} train / {len(test_x)} test), "
+                  f"binarization: {self._binarization()}")
+        self.train_x = train_x[: config.data.max_train or None]
+        self.test_x = self._static_binarize(test_x, seed=1)
         if self._binarization() == "static":
             self.train_x = self._static_binarize(self.train_x, seed=0)
 
@@ -153,9 +160,8 @@ class VAETask(Task):
             b = (jnp.sum(f) - f) / (k - 1)
         else:
             b = baseline
-        learning_signal = jax.lax.stop_gradient(f - b)
         # grad = E[(f - b) dlog q] + E[df] at fixed z (decoder, and -dlog q whose mean is 0).
-        surrogate = jnp.mean(learning_signal * log_qz + f)
+        surrogate = jnp.mean(surrogate_lib.score_function_surrogate(f, log_qz, b))
         return surrogate, jnp.mean(f)
 
     def loss(self, params, state, batch, *, key, step, hparams):
@@ -217,7 +223,7 @@ class VAETask(Task):
         return paths
 
 
-def make_task(config) -> VAETask:
+def make_task(config, arrays=None) -> VAETask:
     if config.estimator not in ("pathwise", "score_function"):
         raise ValueError(f"config.estimator={config.estimator!r}; use 'pathwise' or "
                          "'score_function'.")
@@ -225,4 +231,4 @@ def make_task(config) -> VAETask:
         raise ValueError(f"config.baseline={config.baseline!r}; use none, moving_average or rloo.")
     if config.objective not in ("elbo", "iwae"):
         raise ValueError(f"config.objective={config.objective!r}; use 'elbo' or 'iwae'.")
-    return VAETask(config)
+    return VAETask(config, arrays)

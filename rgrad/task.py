@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from rgrad import shuffle
+
 Params = Any
 State = Any
 Batch = Any
@@ -90,8 +92,7 @@ class Task(abc.ABC):
         bs = self.config.batch_size
         steps_per_epoch = n // bs
         epoch, i = jnp.divmod(step, steps_per_epoch)
-        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-        idx = jax.lax.dynamic_slice_in_dim(perm, i * bs, bs)
+        idx = shuffle.permute(jax.random.fold_in(key, epoch), i * bs + jnp.arange(bs), n)
         return jax.tree.map(lambda x: x[idx], data), state
 
     def hparams(self) -> dict[str, float]:

@@ -14,7 +14,6 @@ rerun with the same command resumes from its last checkpoint and ends with the s
 from __future__ import annotations
 
 import itertools
-import json
 import pathlib
 import time
 from collections.abc import Callable

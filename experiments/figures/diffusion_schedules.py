@@ -1,0 +1,98 @@
+"""Fixed vs learned diffusion noise schedules on the 2-D ring (see configs/figures/...)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import diffusion as diffusion_config
+from experiments import diffusion
+from experiments.figures.common import FigureResult, save_csv
+from rgrad import plotting, train  # noqa: F401  (plotting sets the Agg backend)
+
+
+def run_one(config, schedule, workdir):
+    c = diffusion_config.get_config("toy")
+    c.schedule = schedule
+    c.num_steps = config.num_steps
+    c.log_every = c.eval_every = c.checkpoint_every = config.num_steps
+    c.optim.warmup_steps = min(100, config.num_steps // 10)
+    c.model.hidden = config.hidden
+    c.model.depth = config.depth
+    c.eval.final_num_examples = config.eval_examples
+    c.eval.draws = config.draws
+    c.eval.num_samples = config.num_samples
+    c.eval.sample_steps = config.sample_steps
+    c.artifacts = False
+    task = diffusion.make_task(c)
+    out = train.train_and_evaluate(c, workdir, task=task, progress=False)
+    from rgrad import checkpoint  # the trained parameters, for the schedule and samples
+
+    ts = train.init_members(task, task.optimizer(train.lr_schedule(c, None)), c,
+                            train.members(c, task))
+    ckpt = checkpoint.Checkpointer(pathlib.Path(workdir) / "checkpoints")
+    ts = ckpt.restore_or(ts)
+    ckpt.close()
+    params = train.member_slice(ts.params, 0)
+    t = jnp.linspace(0.0, 1.0, 101)
+    gamma = jax.vmap(task.gamma_fn(params))(t)
+    samples = task._sample(params, jax.random.key(7), config.num_samples, config.sample_steps)
+    return out["members"][0]["metrics"], np.asarray(gamma), np.asarray(samples)
+
+
+def make(config, outdir) -> FigureResult:
+    import matplotlib.pyplot as plt
+
+    outdir = pathlib.Path(outdir)
+    res = {s: run_one(config, s, outdir / "runs" / s) for s in config.schedules}
+    # Entropy of the ring (the best achievable bound), by Monte Carlo on held-out draws.
+    x = diffusion.ring_sample(jax.random.key(99), 20000)
+    lp = np.asarray(diffusion.ring_log_density(x))
+    entropy, entropy_se = float(-lp.mean()), float(lp.std() / np.sqrt(len(lp)))
+
+    n = len(config.schedules)
+    fig, axes = plt.subplots(1, 3 + n, figsize=(4 * (3 + n), 3.8))
+    t = np.linspace(0, 1, 101)
+    for s in config.schedules:
+        axes[0].plot(t, res[s][1], label=s)
+    axes[0].set(xlabel="t", ylabel="gamma(t) = -log SNR", title="noise schedules")
+    axes[0].legend(fontsize=7)
+    idx = np.arange(n)
+    var = [res[s][0]["diff_var"] for s in config.schedules]
+    axes[1].bar(idx, var, color=[f"C{i}" for i in idx])
+    axes[1].set(xticks=idx, yscale="log", ylabel="Var of one-draw diffusion loss (nats^2)",
+                title="loss-estimate variance given x")
+    axes[1].set_xticklabels(config.schedules, rotation=20, fontsize=7)
+    bound = [res[s][0]["bound_nats"] for s in config.schedules]
+    se = [res[s][0]["bound_nats_se"] for s in config.schedules]
+    axes[2].errorbar(idx, bound, yerr=se, fmt="o", capsize=4, label="VLB (MC, ±1 SE)")
+    axes[2].axhline(entropy, color="k", ls="--", label="true entropy H(p)")
+    axes[2].set(xticks=idx, ylabel="negative bound (nats / example)",
+                title=f"bound after {config.num_steps} steps")
+    axes[2].set_xticklabels(config.schedules, rotation=20, fontsize=7)
+    axes[2].legend(fontsize=7)
+    for ax, s in zip(axes[3:], config.schedules, strict=True):
+        diffusion.plot_ring_samples(res[s][2], None, f"samples: {s}", ax=ax)
+    fig.tight_layout()
+    png = outdir / "diffusion_schedules.png"
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+    csv = save_csv(outdir / "diffusion_schedules.csv", {
+        "schedule": np.array(config.schedules), "diff_var": np.array(var),
+        "bound_nats": np.array(bound), "bound_nats_se": np.array(se),
+        "sample_in_mode": np.array([res[s][0]["sample_in_mode"] for s in config.schedules])})
+    numbers = {"entropy_nats": entropy, "entropy_se": entropy_se}
+    for s in config.schedules:
+        m = res[s][0]
+        numbers.update({f"{s}_diff_var": m["diff_var"], f"{s}_bound": m["bound_nats"],
+                        f"{s}_bound_se": m["bound_nats_se"],
+                        f"{s}_sample_in_mode": m["sample_in_mode"]})
+    claim = ("The learned schedule (VDM: endpoints by the bound, shape by the variance of the "
+             "diffusion-loss estimate, its gradient through the reparameterized x_t) has a much "
+             "lower variance of the one-draw diffusion-loss estimate than the fixed DDPM-linear "
+             "and cosine schedules trained on the same budget; the bounds are shown with their "
+             "standard errors against the true entropy.")
+    return FigureResult(claim, [png, csv], numbers)

@@ -1,0 +1,19 @@
+import pytest
+
+from experiments import bench, bench_vae
+
+
+def test_replace_section_keeps_the_rest():
+    text = "# B\n\nnotes\n"
+    text = bench.replace_section(text, "x", "one")
+    text = bench.replace_section(text, "y", "two")
+    text = bench.replace_section(text, "x", "three")
+    assert text.count("<!-- bench:x -->") == 1 and "three" in text and "one" not in text
+    assert "notes" in text and "two" in text
+
+
+@pytest.mark.slow  # compile-bound (~1 min); `make bench` exercises it
+def test_vae_bench_quick_runs_all_implementations():
+    table = bench_vae.run(quick=True)
+    assert "shared loop" in table and "hand-jitted" in table and "PyTorch" in table
+    assert "Loop overhead" in table
