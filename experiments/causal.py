@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rgrad import samplers
 from rgrad.task import Task
 
 
@@ -73,8 +74,7 @@ class CausalTask(Task):
     def unit_score(self, params, z, t, y, key):
         """Energy score (CRPS) of one unit from 2m reparameterized model outcomes."""
         f, s = mechanism(params, t, z)
-        eps = jax.random.normal(key, (2, self.config.num_samples))
-        y1, y2 = f + s * eps[0], f + s * eps[1]
+        y1, y2 = samplers.gaussian_diag(key, f, s, (2, self.config.num_samples))
         return jnp.mean(jnp.abs(y1 - y)) - 0.5 * jnp.mean(jnp.abs(y1 - y2))
 
     def loss(self, params, state, batch, *, key, step, hparams):

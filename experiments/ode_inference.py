@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad import data as rdata
-from rgrad import ode
+from rgrad import ode, samplers
 from rgrad.task import Task
 
 LOG2PI = float(np.log(2 * np.pi))
@@ -121,8 +121,9 @@ def scale_matrix(params) -> jax.Array:
 
 def sample(params, key, n) -> jax.Array:
     """[n, D] reparameterized draws of the log-parameters."""
-    eps = jax.random.normal(key, (n, params["mean"].shape[0]))
-    return params["mean"][None] + eps @ scale_matrix(params).T
+    if "offdiag" in params:
+        return samplers.gaussian_full(key, params["mean"], scale_matrix(params), (n,))
+    return samplers.gaussian_diag(key, params["mean"], jnp.exp(params["log_scale"]), (n,))
 
 
 def entropy(params) -> jax.Array:

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rgrad import samplers
 from rgrad.task import Task
 
 
@@ -30,7 +31,7 @@ def render(params, size: int, *, key) -> jax.Array:
     yy, xx = jnp.meshgrid(jnp.arange(size, dtype=jnp.float32),
                           jnp.arange(size, dtype=jnp.float32), indexing="ij")
     x = jnp.stack([xx, yy], -1)  # [S, S, 2]
-    u = x + jnp.exp(params["log_sigma"]) * jax.random.normal(key, x.shape)
+    u = samplers.gaussian_diag(key, x, jnp.exp(params["log_sigma"]))  # [S, S, 2]
     return jnp.sin(u @ params["omega"] + params["phi"])
 
 
