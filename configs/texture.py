@@ -5,7 +5,7 @@ Launch:
 Target: a 96x96 render with omega = (0.35, 0.20) rad/pixel, phi = 1.0, sigma = 2.0 pixels;
 start: omega = (0.25, 0.28), phi = 0, sigma = 0.8. Expected: omega and sigma within a few
 percent, phi within 0.1 rad, in about a minute on a 2-core CPU
-(measured: omega error 0.10%, sigma 1.2%, phi -0.046 rad; 53 s)..
+(measured: omega error 0.10%, sigma 1.2%, phi -0.046 rad; 53 s).
 Variants: ``default``; ``quick`` (a 48x48 target, 150 steps: the smoke test).
 """
 
