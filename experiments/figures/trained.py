@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-import jax
-
 from experiments import registry
-from rgrad import checkpoint, train
+from rgrad import train
 
 
 def train_and_restore(config, workdir: pathlib.Path):
@@ -17,12 +15,4 @@ def train_and_restore(config, workdir: pathlib.Path):
     """
     task = registry.make_task(config)
     out = train.train_and_evaluate(config, workdir, task=task, progress=False)
-    tx = task.optimizer(train.lr_schedule(config, None))
-    ts = train.init_members(task, tx, config, train.members(config, task))
-    ckpt = checkpoint.Checkpointer(pathlib.Path(workdir) / "checkpoints",
-                                   keep=config.keep_checkpoints)
-    try:
-        ts = ckpt.restore_or(ts)
-    finally:
-        ckpt.close()
-    return task, out["members"][0]["metrics"], jax.tree.map(lambda x: x[0], ts.params)
+    return task, out["members"][0]["metrics"], train.member_slice(out["train_state"].params, 0)
