@@ -34,6 +34,7 @@ def get_config(arg=None):
     c.variant = variant
     c.schedule = "learned"
     c.schedule_grad = "variance"
+    c.schedule_lr_mult = 10.0  # the schedule's own Adam runs at this multiple of optim.lr
     c.objective = "vlb"
     c.num_steps = 5000
     c.batch_size = 256
