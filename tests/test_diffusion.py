@@ -13,6 +13,8 @@ from rgrad import diffusion as dm
 from rgrad import train
 
 SCHEDULES = ("ddpm_linear", "cosine", "learned")
+# Quick figure: learned-schedule variance over that of its gamma-linear initialisation.
+QUICK_VS_LINEAR = 1.0
 
 
 def _task(schedule="learned", **overrides):
@@ -207,16 +209,18 @@ def test_mnist_quick_config_end_to_end(tmp_path):
     assert (tmp_path / "samples.png").stat().st_size > 1000
 
 
-@pytest.mark.slow  # four 300-step trainings: ~9 min measured on the loaded shared machine
 def test_schedule_figure_quick(tmp_path):
     from experiments.figures import diffusion_schedules
     from experiments.figures.__main__ import load_config
 
     res = diffusion_schedules.make(load_config("diffusion_schedules", quick=True), tmp_path)
     n = res.numbers
-    # Measured (quick): learned ~190 vs ddpm_linear ~940 and cosine ~670 nats^2.
-    assert n["learned_diff_var"] < 0.5 * n["ddpm_linear_diff_var"]
-    assert n["learned_diff_var"] < 0.5 * n["cosine_diff_var"]
-    for s in ("ddpm_linear", "cosine", "linear", "learned"):  # a bound: never below H(p)
+    # Variance of the one-draw diffusion loss: learned < its gamma-linear init << DDPM-linear.
+    assert n["learned_diff_var"] < QUICK_VS_LINEAR * n["linear_diff_var"]
+    assert n["learned_diff_var"] < 0.2 * n["ddpm_linear_diff_var"]
+    for s in ("ddpm_linear", "linear", "learned"):  # a bound: never below H(p)
         assert n[f"{s}_bound"] > n["entropy_nats"] - 5 * n[f"{s}_bound_se"]
+    # Paired bound differences (common draws): learned is not worse than either fixed schedule.
+    for s in ("ddpm_linear", "linear"):
+        assert n[f"learned_minus_{s}_bound"] < 5 * n[f"learned_minus_{s}_bound_se"]
     assert all(f.stat().st_size > 1000 for f in res.files)

@@ -86,6 +86,13 @@ def make(config, outdir) -> FigureResult:
     axes[2].set(xticks=idx, ylabel="negative bound (nats / example)",
                 title=f"bound after {config.num_steps} steps")
     axes[2].set_xticklabels(config.schedules, rotation=20, fontsize=7)
+    if "learned" in res:
+        lines = []
+        for s in [s for s in config.schedules if s != "learned"]:
+            d = res["learned"][3] - res[s][3]
+            lines.append(f"learned - {s}: {d.mean():+.3f} ± {d.std() / np.sqrt(len(d)):.3f}")
+        axes[2].text(0.02, 0.02, "paired (common draws):\n" + "\n".join(lines),
+                     transform=axes[2].transAxes, fontsize=6, va="bottom")
     axes[2].legend(fontsize=7)
     for ax, s in zip(axes[3:], config.schedules, strict=True):
         diffusion.plot_ring_samples(res[s][2], None, f"samples: {s}", ax=ax)
