@@ -180,10 +180,24 @@ def discrete_recon(k, x, gamma_0, eps0, vocab=256):
     return -jnp.sum(jnp.take_along_axis(logp, k[:, None], axis=-1))
 
 
-def diffusion_loss(eps_fn, x, t, gamma_t, dgamma_t, eps):
-    """0.5 gamma'(t) ||eps - eps_hat(x_t, t)||^2, x_t reparameterized; x, eps [D], t scalar."""
+def diffusion_loss(eps_fn, x, gamma_t, dgamma_t, eps):
+    """0.5 gamma'(t) ||eps - eps_hat(x_t, gamma_t)||^2, x_t reparameterized; x, eps [D].
+
+    The denoiser ``eps_fn(x_t, gamma_t)`` sees the noise level, not t (VDM): then the
+    expected loss over t ~ U(0, 1) is int eps-MSE(gamma) d gamma / 2, which depends on the
+    schedule only through its endpoints.
+    """
     xt = q_sample(x, gamma_t, eps)
-    return 0.5 * dgamma_t * jnp.sum((eps - eps_fn(xt, t)) ** 2)
+    return 0.5 * dgamma_t * jnp.sum((eps - eps_fn(xt, gamma_t)) ** 2)
+
+
+def normalise_gamma(gamma, gamma_min=DDPM_GAMMA_MIN, gamma_max=DDPM_GAMMA_MAX):
+    """The denoiser's conditioning input (gamma - gamma_min) / (gamma_max - gamma_min).
+
+    Fixed constants (VDM's code uses its config's gamma_min/max, not the learned endpoints),
+    so that the map gamma -> input does not change while the schedule is trained.
+    """
+    return (gamma - gamma_min) / (gamma_max - gamma_min)
 
 
 def variance_shape_grad(fn):
@@ -227,7 +241,7 @@ def ancestral_sample(eps_fn, gamma_fn, key, shape, num_steps):
 
     p(z_s | z_t) = q(z_s | z_t, x = x_hat(z_t)) (Ho et al. 2020; VDM eq. 33 form):
     z_s = alpha_s/alpha_t (z_t - sigma_t c eps_hat) + sigma_s sqrt(c) noise, c = 1 - SNR_t/SNR_s.
-    ``eps_fn(z, t)`` and ``gamma_fn(t)`` act on one example.
+    ``eps_fn(z, gamma_t)`` and ``gamma_fn(t)`` act on one example.
     """
     init_key, loop_key = jax.random.split(key)
 
@@ -239,7 +253,7 @@ def ancestral_sample(eps_fn, gamma_fn, key, shape, num_steps):
         a_s, s_s = alpha_sigma(g_s)
         c = -jnp.expm1(g_s - g_t)
         noise = jax.random.normal(jax.random.fold_in(loop_key, i), shape)
-        mean = a_s / a_t * (z - s_t * c * eps_fn(z, t))
+        mean = a_s / a_t * (z - s_t * c * eps_fn(z, g_t))
         return mean + s_s * jnp.sqrt(c) * noise, None
 
     z1 = jax.random.normal(init_key, shape)
