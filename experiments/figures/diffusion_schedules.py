@@ -30,14 +30,7 @@ def run_one(config, schedule, workdir):
     c.artifacts = False
     task = diffusion.make_task(c)
     out = train.train_and_evaluate(c, workdir, task=task, progress=False)
-    from rgrad import checkpoint  # the trained parameters, for the schedule and samples
-
-    ts = train.init_members(task, task.optimizer(train.lr_schedule(c, None)), c,
-                            train.members(c, task))
-    ckpt = checkpoint.Checkpointer(pathlib.Path(workdir) / "checkpoints")
-    ts = ckpt.restore_or(ts)
-    ckpt.close()
-    params = train.member_slice(ts.params, 0)
+    params = train.member_slice(out["train_state"].params, 0)
     t = jnp.linspace(0.0, 1.0, 101)
     gamma = jax.vmap(task.gamma_fn(params))(t)
     samples = task._sample(params, jax.random.key(7), config.num_samples, config.sample_steps)
