@@ -41,6 +41,7 @@ def get_config(arg=None):
     c.model.latent = 100
     c.model.enc2_hidden = (50, 50)
     c.model.latent2 = 50
+    c.kl_warmup_steps = 5000  # 10 epochs; 0 for none
     c.eval.grad_var_examples = 100
     c.eval.grad_var_draws = 100
     if variant == "vae1":
@@ -55,6 +56,7 @@ def get_config(arg=None):
         c.model.latent = 16
         c.model.enc2_hidden = (32,)
         c.model.latent2 = 8
+        c.kl_warmup_steps = 100
         c.eval.grad_var_examples = 16
         c.eval.grad_var_draws = 16
     return c

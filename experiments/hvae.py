@@ -102,6 +102,16 @@ class HVAETask(VAETask):
         log_qz = normal_log_prob(z1, mu1[None], ls1[None]) + normal_log_prob(z2, mu2, ls2)
         return log_px, log_pz, log_qz
 
+    def loss(self, params, state, batch, *, key, step, hparams):
+        # KL warm-up (Soenderby et al. 2016): the KL weight ramps 0 -> kl_weight over
+        # kl_warmup_steps, so that z1 becomes informative before the prior pulls it back; without
+        # it this model stays near the collapsed posterior for many epochs (measured: 6 nats of
+        # KL in z1 and 174 nats test NLL after 10 epochs, vs 114 for the one-layer VAE).
+        w = self.config.kl_warmup_steps
+        ramp = jnp.minimum(1.0, step / w) if w else 1.0
+        hparams = {**hparams, "kl_weight": hparams["kl_weight"] * ramp}
+        return super().loss(params, state, batch, key=key, step=step, hparams=hparams)
+
     # -- gradient variance by layer -----------------------------------------------------------
     def _grad_var(self, params, x, key):
         """Per-group mean variance and mean squared mean of one-sample ELBO gradients."""
