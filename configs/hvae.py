@@ -57,6 +57,8 @@ def get_config(arg=None):
         c.model.enc2_hidden = (32,)
         c.model.latent2 = 8
         c.kl_warmup_steps = 100
+        c.eval.num_samples = c.eval.final_num_samples = 20  # one compile of the bounds
+        c.eval_every = c.num_steps
         c.eval.grad_var_examples = 16
         c.eval.grad_var_draws = 16
     return c

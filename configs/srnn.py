@@ -35,10 +35,10 @@ def get_config(arg=None):
     c.eval.final_num_samples = 500
     if variant == "quick":
         c.num_epochs = 0
-        c.eval.final_num_samples = 50
+        c.eval.num_samples = c.eval.final_num_samples = 20  # one compile of the bounds
+        c.eval_every = c.num_steps
         c.batch_size = 32
         c.log_every = 50
-        c.eval_every = 200
         c.checkpoint_every = 100
         c.model.enc_hidden = (32,)
         c.model.rnn_hidden = 32
