@@ -37,7 +37,26 @@ def test_principles_gradients(tmp_path):
     assert abs(n["d_slope_log_sigma"] + 0.5) < 0.1
 
 
-@pytest.mark.parametrize("name", ["principles_gradients"])
+def test_principles_variance(tmp_path):
+    n = _make("principles_variance", tmp_path)
+    # MC variances agree with the closed forms (z from the SE of the sample variance).
+    zs = {k: v for k, v in n.items() if k.endswith("_max_z")}
+    assert len(zs) == 7 and max(zs.values()) < 5.0, zs
+    # 5: quadratic, sigma -> 0.01: score-function d/dmu variance blows up, pathwise -> 0.
+    q = "quadratic_{}_dmu_var_at_{}_sigma"
+    # Closed forms at (mu - k) = 1: score ~ 1/sigma^2 = 1e4, pathwise 4 sigma^2 = 4e-4.
+    assert n[q.format("score_function", "min")] > 5e3
+    assert n[q.format("pathwise", "min")] < 1e-3
+    assert n[q.format("score_function", "min")] > 1e6 * n[q.format("pathwise", "min")]
+    # 6: linear: pathwise d/dmu exactly zero variance at every sigma; score function not.
+    assert n["linear_pathwise_dmu_max_mc_var"] == 0.0
+    assert n["linear_score_function_dmu_var_at_max_sigma"] > 1.0
+
+
+FIGURES = ["principles_gradients", "principles_variance"]
+
+
+@pytest.mark.parametrize("name", FIGURES)
 def test_config_has_quick_and_module(name):
     path = ROOT / "configs" / "figures" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
