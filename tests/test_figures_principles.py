@@ -76,7 +76,21 @@ def test_principles_discrete(tmp_path):
         assert gap(a) + 2.5 * math.hypot(se(a), se(fixed)) < gap(fixed), fixed
 
 
-FIGURES = ["principles_gradients", "principles_variance", "principles_discrete"]
+def test_principles_lognormal(tmp_path):
+    n = _make("principles_lognormal", tmp_path)
+    # MC gradients match the closed forms at every mu.
+    assert n["a_max_z_lognormal"] < 5.0 and n["a_max_z_gaussian"] < 5.0
+    # 9: exp(2 mu) growth: at mu = 8 the log-normal gradient is ~3e7, the linear one 84.
+    assert n["a_grad_at_mu8_lognormal"] > 1e5 * n["a_grad_at_mu8_gaussian"]
+    # Same lr: every log-normal run explodes, every Gaussian run converges to mu = y = 50.
+    assert n["b_frac_failed_lognormal"] == 1.0 and n["b_frac_failed_gaussian"] == 0.0
+    assert n["b_max_finite_grad_lognormal"] > 1e10 > 1e3 > n["b_max_finite_grad_gaussian"]
+    assert abs(n["b_final_mu_median_gaussian"] - 50.0) < 1.0
+    assert n["c_max_stable_lr_gaussian"] > 10 * max(n["c_max_stable_lr_lognormal"], 1e-3)
+
+
+FIGURES = ["principles_gradients", "principles_variance", "principles_discrete",
+           "principles_lognormal"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
