@@ -5,7 +5,7 @@ Launch (the default is what `make run` runs):
 Variants (``--config=configs/vae.py:VARIANT``):
     default  pytorch/examples model 784-400-20 ReLU, MNIST dynamically binarized, batch 128,
              Adam 1e-3, 10 epochs. Expected (measured, seed 0): negative test ELBO 102.8 and
-             test NLL 97.0 nats (k=5000, first 1000 test digits); about 3-4 minutes on a
+             test NLL 97.0 nats (k=5000, 1000 random test digits); about 3-4 minutes on a
              2-core laptop CPU, two thirds of it training.
     quick    a few hundred steps of a small model on 2048 digits: the smoke test (seconds).
     flax     the flax example: 784-500-20 ReLU, static binarization, batch 128, 10 epochs,

@@ -53,18 +53,27 @@ def run(quick: bool = False) -> str:
             lambda e=estimator: [e(_cost, params, est.multi_normal, k, 1) for k in keys],
             repeats)
         t_loop_full = t_loop * n / loop_samples
+        # The fairer loop: the one-sample estimator jitted once, called per sample.
+        one = jax.jit(lambda k, e=estimator: e(_cost, params, est.multi_normal, k, 1))
+        jax.block_until_ready(one(keys[0]))
+        t_jloop = _median_time(lambda: jax.block_until_ready([one(k) for k in keys]), repeats)
+        t_jloop_full = t_jloop * n / loop_samples
         rows.append(f"| {name} | {n} | {t_vmap * 1e3:.1f} | {t_loop_full * 1e3:.0f} | "
-                    f"{t_loop_full / t_vmap:.0f}x |")
+                    f"{t_loop_full / t_vmap:.0f}x | {t_jloop_full * 1e3:.0f} | "
+                    f"{t_jloop_full / t_vmap:.0f}x |")
     header = [
         f"## Estimators: per-sample Jacobians, {num_samples} samples, D = {dim}",
         "",
         f"Cost sum(x^2) under a diagonal Gaussian; device {jax.devices()[0].platform}. "
         "vmap: one jitted call for all samples. Loop: an eager one-sample estimator call "
         f"per sample in Python, timed on {loop_samples} samples and extrapolated linearly "
-        f"to the row's N. Median of {repeats} runs after a warm-up call.",
+        f"to the row's N; the last two columns do the same with the one-sample call jitted "
+        f"once. Target: vmap + jit >= 100x faster than the loop. Median of {repeats} runs "
+        "after a warm-up call.",
         "",
-        "| estimator | N | vmap + jit (ms) | Python loop, extrapolated (ms) | speed-up |",
-        "|---|---|---|---|---|",
+        "| estimator | N | vmap + jit (ms) | eager Python loop, extrapolated (ms) | speed-up "
+        "| loop of a jitted one-sample call, extrapolated (ms) | speed-up |",
+        "|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + rows) + "\n"
 

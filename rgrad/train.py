@@ -207,8 +207,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                        task: Task | None = None, progress: bool = True) -> dict[str, Any]:
     """Train ``config``'s experiment in ``workdir`` (resuming there), evaluate, return metrics.
 
-    Returns a dict with the final evaluation per member and the mean/std over seeds per point;
-    it is also written to ``workdir/final_metrics.json`` (the marker of a finished run).
+    Returns a dict with the final evaluation per member and the mean/std over seeds per point
+    (also written to ``workdir/final_metrics.json``, the marker of a finished run), the number
+    of compilations of the step, and ``train_state``: the final :class:`TrainState` of all
+    members (``member_slice(out["train_state"].params, i)`` gives member i's parameters).
     """
     from rgrad import checkpoint
 
@@ -286,6 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         ckpt.close()
         writer.close()
     summary["compilations"] = traces["count"]
+    summary["train_state"] = ts  # final state of every member (not written to JSON)
     return summary
 
 

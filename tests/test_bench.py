@@ -1,3 +1,5 @@
+import pytest
+
 from experiments import bench, bench_vae
 
 
@@ -10,6 +12,7 @@ def test_replace_section_keeps_the_rest():
     assert "notes" in text and "two" in text
 
 
+@pytest.mark.slow  # compile-bound (~1 min); `make bench` exercises it
 def test_vae_bench_quick_runs_all_implementations():
     table = bench_vae.run(quick=True)
     assert "shared loop" in table and "hand-jitted" in table and "PyTorch" in table

@@ -15,7 +15,7 @@ def test_quick_config_end_to_end(tmp_path):
     m = out["members"][0]["metrics"]
     # 200 steps take the bound well below the ~543 nats of an untrained model (784 log 2).
     assert 100 < m["test_neg_elbo"] < 300
-    assert m["test_nll_k50"] <= m["test_neg_elbo"] + 1e-3  # the IW bound is tighter
+    assert 100 < m["test_nll_k50"] < 300
     assert (tmp_path / "samples.png").stat().st_size > 1000
     assert (tmp_path / "reconstructions.png").exists()
 
@@ -48,3 +48,14 @@ def test_score_function_gradient_is_unbiased_for_the_pathwise_one():
     sf_plain = _grads({"estimator": "score_function"}, 256)
     assert float(sf_plain.var(0).mean()) > 100 * float(pw.var(0).mean())
     assert float(sf.var(0).mean()) < 0.1 * float(sf_plain.var(0).mean())
+
+
+def test_importance_weighted_bound_is_tighter_on_the_same_digits():
+    c = vae_config.get_config("quick")
+    task = vae.make_task(c)
+    params, _ = task.init(jax.random.key(0))
+    x = jnp.asarray(task.test_x[:50])
+    elbo, iw1 = task._bounds_jit(params, x, jax.random.key(1), 1)
+    _, iw50 = task._bounds_jit(params, x, jax.random.key(1), 50)
+    np.testing.assert_allclose(elbo, iw1, rtol=1e-6)  # k = 1: the bound is the ELBO
+    assert float(iw50) > float(elbo) + 1.0

@@ -1,0 +1,111 @@
+"""Diffusion models (DDPM, VDM) through the reparameterized forward process.
+
+Launch:
+    python -m experiments.main --config=configs/diffusion.py:VARIANT --workdir=runs/diff_VARIANT
+Variants:
+    toy          8-Gaussian ring in 2-D, VDM bound, learned schedule, MLP 3x128, 5000 steps,
+                 batch 256. Expected: a bound approaching the true entropy H = 0.31 nats
+                 (not yet measured at 5000 steps; the quick variant's 150 steps give ~5 nats,
+                 the figure's 300 steps 1-2 nats); a few minutes on an idle 2-core CPU.
+    quick        the toy with 150 steps and a small MLP: the smoke test (seconds when idle).
+    mnist        MNIST 8-bit, VDM discretized decoder, learned schedule, residual MLP 4x1024,
+                 batch 128, 60000 steps (128 epochs), Adam 2e-4 warmup-cosine. Expected number:
+                 NOT MEASURED (the run was not started, see BENCHMARKS.md). The untrained model
+                 sits at ~15 bpd (0.5 (gamma_max - gamma_min) / log 2 from the zero denoiser);
+                 an MLP denoiser cannot resolve the 8-bit grid at low noise, so expect well
+                 above VDM's U-Net numbers. Many hours on 2 cores: run it in resumable pieces.
+    mnist_quick  MNIST, a small MLP, 100 steps on 2048 digits: the smoke test (bpd ~15.3).
+Schedules: --config.schedule=ddpm_linear|cosine|linear|learned (fixed ones: x_t is a constant
+for the denoiser's parameters); --config.objective=simple is DDPM's eps-MSE (fixed schedules);
+--config.schedule_grad=bound trains the learned shape on the bound instead of its variance.
+"""
+
+import ml_collections
+
+from configs import base
+
+VARIANTS = ("toy", "quick", "mnist", "mnist_quick")
+
+
+def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
+    c = base.get_config()
+    c.experiment = "diffusion"
+    c.variant = variant
+    c.schedule = "learned"
+    c.schedule_grad = "variance"
+    c.schedule_lr_mult = 10.0  # the schedule's own Adam runs at this multiple of optim.lr
+    c.objective = "vlb"
+    c.num_steps = 5000
+    c.batch_size = 256
+    c.log_every = 250
+    c.eval_every = 2500
+    c.checkpoint_every = 2500
+    c.optim.lr = 1e-3
+    c.optim.schedule = "warmup_cosine"
+    c.optim.warmup_steps = 100
+    c.optim.grad_clip = 1.0
+
+    c.data.name = "gmm"
+    c.data.max_train = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.hidden = 128
+    c.model.depth = 3
+    c.model.schedule_hidden = 256
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.num_examples = 1024
+    c.eval.final_num_examples = 4096
+    c.eval.draws = 16  # (t, eps) draws per example: the bound's mean and the estimate's variance
+    c.eval.num_samples = 2000
+    c.eval.sample_steps = 200
+
+    if variant == "quick":
+        c.num_steps = 150
+        c.log_every = 50
+        c.eval_every = 150
+        c.checkpoint_every = 150
+        c.optim.warmup_steps = 10
+        c.model.hidden = 32
+        c.model.depth = 1
+        c.model.schedule_hidden = 16
+        c.eval.num_examples = 0  # only the final evaluation
+        c.eval.final_num_examples = 256
+        c.eval.draws = 4
+        c.eval.num_samples = 256
+        c.eval.sample_steps = 50
+    elif variant in ("mnist", "mnist_quick"):
+        c.data.name = "mnist"
+        c.num_steps = 60000
+        c.batch_size = 128
+        c.log_every = 500
+        c.eval_every = 5000
+        c.checkpoint_every = 1000
+        c.optim.lr = 2e-4
+        c.optim.warmup_steps = 1000
+        c.model.hidden = 1024
+        c.model.depth = 4
+        c.model.schedule_hidden = 1024
+        c.eval.num_examples = 500
+        c.eval.final_num_examples = 2000
+        c.eval.draws = 4
+        c.eval.num_samples = 0
+        c.eval.sample_steps = 500
+        if variant == "mnist_quick":
+            c.num_steps = 100
+            c.batch_size = 32
+            c.log_every = 50
+            c.eval_every = 100
+            c.checkpoint_every = 100
+            c.optim.lr = 1e-3
+            c.optim.warmup_steps = 10
+            c.data.max_train = 2048
+            c.model.hidden = 128
+            c.model.depth = 1
+            c.model.schedule_hidden = 16
+            c.eval.num_examples = 32
+            c.eval.final_num_examples = 32
+            c.eval.draws = 2
+            c.eval.sample_steps = 20
+    return c

@@ -1,0 +1,131 @@
+"""A stochastic RNN (VRNN, Chung et al. 2015) on MNIST digits read row by row (28 steps of 28).
+
+Per step t, with h_{t-1} the GRU state summarising x_{<t} and z_{<t}:
+
+    prior        p(z_t | h_{t-1})       = N(mu_p(h_{t-1}), sigma_p(h_{t-1})^2)
+    encoder      q(z_t | x_t, h_{t-1})  = N(mu_q(x_t, h_{t-1}), sigma_q(x_t, h_{t-1})^2)
+    decoder      p(x_t | z_t, h_{t-1})  = Bernoulli(logits(z_t, h_{t-1}))
+    recurrence   h_t = GRU(h_{t-1}, [x_t, z_t]),
+
+z_t = mu_q + sigma_q eps_t reparameterized; the ELBO sum_t log p(x_t|.) + log p(z_t|.) -
+log q(z_t|.) is a ``lax.scan`` over the rows and its gradient flows back through time. The
+task subclasses the VAE's (:mod:`experiments.vae`): its ``log_weights`` returns the per-path
+sums over time, so data, the training loss, the test ELBO and the importance-weighted NLL
+are the VAE's. Artifacts: ancestral samples (fed back as Bernoulli draws, shown as means).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
+from rgrad import plotting
+
+ROWS = 28
+
+
+class VRNN(nn.Module):
+    hidden: int  # GRU state
+    mlp_hidden: tuple[int, ...]
+    latent: int
+    activation: str
+
+    def setup(self):
+        a, h, z = self.activation, self.mlp_hidden, self.latent
+        self.prior_net = MLP(h, 2 * z, a)
+        self.enc_net = MLP(h, 2 * z, a)
+        self.dec_net = MLP(h, ROWS, a)
+        self.cell = nn.GRUCell(self.hidden)
+
+    def prior(self, h):  # [H] -> ([Z], [Z])
+        o = self.prior_net(h)
+        return o[..., : self.latent], o[..., self.latent:]
+
+    def encode(self, x_t, h):  # [28], [H] -> ([Z], [Z])
+        o = self.enc_net(jnp.concatenate([x_t, h], -1))
+        return o[..., : self.latent], o[..., self.latent:]
+
+    def decode(self, z, h):  # -> logits [28]
+        return self.dec_net(jnp.concatenate([z, h], -1))
+
+    def recur(self, h, x_t, z):  # -> [H]
+        return self.cell(h, jnp.concatenate([x_t, z], -1))[0]
+
+    def __call__(self, x_t, h, z):
+        return self.prior(h), self.encode(x_t, h), self.decode(z, h), self.recur(h, x_t, z)
+
+
+class SRNNTask(VAETask):
+    """The VAE task with a VRNN over the 28 rows (see module docstring)."""
+
+    def __init__(self, config, arrays=None):
+        super().__init__(config, arrays)
+        m = config.model
+        self.model = VRNN(m.rnn_hidden, tuple(m.enc_hidden), m.latent, m.activation)
+
+    def init(self, key):
+        m = self.config.model
+        params = self.model.init(key, jnp.zeros((ROWS,)), jnp.zeros((m.rnn_hidden,)),
+                                 jnp.zeros((m.latent,)))
+        return params, {}
+
+    def _path(self, params, x, eps, stop_z):
+        """One path: x [784], eps [28, Z] -> sums over time of (log p(x|.), log p(z|.), log q)."""
+        apply, rows = self.model.apply, x.reshape(ROWS, ROWS)
+
+        def step(h, inp):
+            x_t, e = inp
+            pm, pls = apply(params, h, method=VRNN.prior)
+            qm, qls = apply(params, x_t, h, method=VRNN.encode)
+            z = qm + jnp.exp(qls) * e
+            if stop_z:
+                z = jax.lax.stop_gradient(z)
+            lpx = bernoulli_log_prob(apply(params, z, h, method=VRNN.decode), x_t)
+            terms = jnp.stack([lpx, normal_log_prob(z, pm, pls), normal_log_prob(z, qm, qls)])
+            return apply(params, h, x_t, z, method=VRNN.recur), terms
+
+        h0 = jnp.zeros((self.config.model.rnn_hidden,))
+        _, terms = jax.lax.scan(step, h0, (rows, eps))  # [28, 3]
+        return jnp.sum(terms, axis=0)
+
+    def log_weights(self, params, x, key, k, stop_z=False):
+        eps = jax.random.normal(key, (k, ROWS, self.config.model.latent))
+        t = jax.vmap(self._path, in_axes=(None, None, 0, None))(params, x, eps, stop_z)
+        return t[:, 0], t[:, 1], t[:, 2]
+
+    def sample(self, params, key, n):
+        """n digits by ancestral sampling: (Bernoulli means [n, 784], draws [n, 784])."""
+        apply, m = self.model.apply, self.config.model
+
+        def one(kk):
+            def step(h, k_t):
+                k1, k2 = jax.random.split(k_t)
+                pm, pls = apply(params, h, method=VRNN.prior)
+                z = pm + jnp.exp(pls) * jax.random.normal(k1, pm.shape)
+                p = jax.nn.sigmoid(apply(params, z, h, method=VRNN.decode))
+                x_t = jax.random.bernoulli(k2, p).astype(jnp.float32)
+                return apply(params, h, x_t, z, method=VRNN.recur), (p, x_t)
+
+            _, (p, xs) = jax.lax.scan(step, jnp.zeros((m.rnn_hidden,)),
+                                      jax.random.split(kk, ROWS))
+            return p.reshape(-1), xs.reshape(-1)
+
+        return jax.jit(jax.vmap(one))(jax.random.split(key, n))
+
+    def artifacts(self, params, state, *, key, workdir: pathlib.Path):
+        means, _ = self.sample(params, key, 64)
+        path = workdir / "samples.png"
+        plotting.save_image_grid(np.asarray(means), path,
+                                 title="VRNN samples (row by row; Bernoulli means)")
+        return [path]
+
+
+def make_task(config, arrays=None) -> SRNNTask:
+    if config.estimator != "pathwise" or config.objective != "elbo":
+        raise ValueError("srnn: only estimator='pathwise' with objective='elbo'.")
+    return SRNNTask(config, arrays)

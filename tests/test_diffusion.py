@@ -1,0 +1,226 @@
+"""Diffusion: forward marginals, unbiased bound, the learned-schedule gradient path, smoke runs."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import diffusion as diffusion_config
+from experiments import diffusion
+from rgrad import diffusion as dm
+from rgrad import train
+
+SCHEDULES = ("ddpm_linear", "cosine", "learned")
+# Quick figure: learned-schedule variance over that of its gamma-linear initialisation.
+QUICK_VS_LINEAR = 1.0
+
+
+def _task(schedule="learned", **overrides):
+    c = diffusion_config.get_config("quick")
+    c.schedule = schedule
+    c.update_from_flattened_dict(overrides)
+    task = diffusion.make_task(c)
+    params, state = task.init(jax.random.key(0))
+    return task, params, state
+
+
+def _true_eps(z, gamma):
+    """The exact eps-prediction E[eps | x_t] = -sigma grad log p_t for the Gaussian ring."""
+    a, s = dm.alpha_sigma(gamma)
+
+    def log_pt(z):
+        d = z[None] - a * jnp.asarray(diffusion.ring_means())
+        return jax.nn.logsumexp(-0.5 * jnp.sum(d**2, -1) / (a**2 * diffusion.RING_STD**2 + s**2))
+
+    return -s * jax.grad(log_pt)(z)
+
+
+def test_ddpm_schedule_is_the_discrete_product():
+    betas = np.linspace(dm.DDPM_BETA_MIN, dm.DDPM_BETA_MAX, dm.DDPM_T)
+    exact = np.cumsum(np.log1p(-betas))
+    i = np.array([0, 1, 9, 99, 500, 998, 999])
+    got = np.asarray(dm.ddpm_log_alpha_bar(jnp.asarray(i / (dm.DDPM_T - 1), jnp.float32)))
+    np.testing.assert_allclose(got, exact[i], rtol=2e-5)
+    # The cosine and gamma-linear schedules share DDPM's endpoints.
+    for fn in (dm.cosine_gamma, dm.linear_gamma):
+        np.testing.assert_allclose([fn({}, 0.0), fn({}, 1.0)],
+                                   [dm.DDPM_GAMMA_MIN, dm.DDPM_GAMMA_MAX], rtol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_forward_marginals_match_the_schedule(schedule):
+    task, params, _ = _task(schedule)
+    x0 = jnp.array([0.7, -1.3])
+    n = 20000
+    eps = jax.random.normal(jax.random.key(1), (n, 2))
+    ts = jnp.array([0.05, 0.5, 0.95])
+    xts, gammas = jax.jit(lambda p: (
+        jax.vmap(jax.vmap(task.xt, (None, None, None, 0)), (None, None, 0, None))(p, x0, ts, eps),
+        jax.vmap(task.gamma_fn(p))(ts)))(params)
+    assert xts.shape == (3, n, 2)
+    for xt, g in zip(xts, gammas, strict=True):
+        abar = jax.nn.sigmoid(-g)
+        mean, var = np.sqrt(abar) * x0, 1.0 - abar
+        se_mean = np.sqrt(var / n)
+        assert np.all(np.abs(xt.mean(0) - mean) < 5 * se_mean)
+        assert np.all(np.abs(xt.var(0) - var) < 5 * var * np.sqrt(2.0 / n))
+
+
+def test_fixed_schedule_xt_is_constant_in_theta_learned_one_is_not():
+    x0, eps, t = jnp.array([0.7, -1.3]), jnp.array([0.3, 0.4]), jnp.float32(0.4)
+    for schedule in ("ddpm_linear", "cosine"):
+        task, params, _ = _task(schedule)
+        g = jax.jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
+        assert set(g) == {"denoiser"}  # nothing else is trained
+        assert all(float(jnp.max(jnp.abs(leaf))) == 0.0 for leaf in jax.tree.leaves(g))
+    task, params, _ = _task("learned")
+    g = jax.jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
+    assert all(float(jnp.max(jnp.abs(leaf))) == 0.0 for leaf in jax.tree.leaves(g["denoiser"]))
+    assert max(float(jnp.max(jnp.abs(leaf))) for leaf in jax.tree.leaves(g["schedule"])) > 1e-3
+
+
+def test_bound_is_unbiased_and_tight_with_the_exact_denoiser():
+    # The untrained denoiser outputs 0 (zero-initialised last layer), so the expected bound is
+    # closed form: 0.5 D (g1 - g0) + prior KL + 0.5 D (1 + g0 + log 2 pi) per example.
+    task, params, state = _task("ddpm_linear")
+    x = diffusion.ring_sample(jax.random.key(2), 128)
+    g0, g1 = dm.DDPM_GAMMA_MIN, dm.DDPM_GAMMA_MAX
+    truth = np.mean(0.5 * 2 * (g1 - g0) + jax.vmap(dm.prior_kl, (0, None))(x, g1)
+                    + 0.5 * 2 * (1 + g0 + dm.LOG2PI))
+    keys = jax.random.split(jax.random.key(3), 100)
+    est = jax.jit(jax.vmap(
+        lambda k: task.loss(params, state, {"x": x}, key=k, step=0, hparams={})[0]))(keys)
+    assert abs(float(est.mean()) - truth) < 5 * float(est.std()) / np.sqrt(len(est))
+    # With the exact eps-prediction the bound is the data entropy up to the endpoint gap
+    # (reconstruction at sigma_0 = 0.01 vs component std 0.1: ~0.01 nats).
+    gamma = functools.partial(dm.ddpm_linear_gamma, {})
+    xb = diffusion.ring_sample(jax.random.key(4), 4000)
+    kt, ke, k0 = jax.random.split(jax.random.key(5), 3)
+    t = jax.random.uniform(kt, (4000,))
+
+    def one(x, t, ke, k0):
+        g_t, dg_t = jax.jvp(gamma, (t,), (jnp.ones(()),))
+        l = dm.diffusion_loss(_true_eps, x, g_t, dg_t, jax.random.normal(ke, (2,)))
+        return l + dm.prior_kl(x, g1) + dm.gaussian_recon(x, g0, jax.random.normal(k0, (2,)))
+
+    b = jax.jit(jax.vmap(one))(xb, t, jax.random.split(ke, 4000), jax.random.split(k0, 4000))
+    entropy = -float(jnp.mean(diffusion.ring_log_density(xb)))  # same x: common noise
+    gap = float(b.mean()) - entropy
+    assert -5 * float(b.std()) / np.sqrt(4000) < gap < 0.03 + 5 * float(b.std()) / np.sqrt(4000)
+
+
+def test_bound_depends_on_the_schedule_only_through_its_endpoints():
+    # The denoiser sees gamma_t, so DDPM-linear t-draws and gamma-linear t-draws estimate the
+    # same bound (VDM eq. 17) with very different variances. A trained-looking denoiser
+    # (perturbed weights, |eps_hat| ~ 1) makes the diffusion term large and shape-sensitive.
+    task, params, _ = _task("ddpm_linear")
+    params["denoiser"] = jax.tree.map(
+        lambda a: a + 0.5 * jax.random.normal(jax.random.key(8), a.shape), params["denoiser"])
+    x = diffusion.ring_sample(jax.random.key(9), 256)
+    own, (lin, lin_diff) = jax.jit(lambda p: (
+        task.vlb_estimates(p, x, jax.random.key(10), 64)[0],
+        task.vlb_estimates(p, x, jax.random.key(11), 64, "linear")))(params)
+    # Per-example means: the difference of two independent estimates on the same x.
+    d = np.asarray(own.mean(1) - lin.mean(1))
+    se = d.std() / np.sqrt(len(d))
+    assert abs(d.mean()) < 5 * se
+    assert float(own.var()) > 3 * float(lin.var())  # the shapes' estimators do differ
+    # The zero denoiser's diffusion term is 0.5 D (g1 - g0) = g1 - g0: this one is far from it.
+    zero = dm.DDPM_GAMMA_MAX - dm.DDPM_GAMMA_MIN
+    assert abs(float(lin_diff.mean()) - zero) > 20 * float(lin_diff.std()) / np.sqrt(256 * 64)
+
+
+def test_ancestral_sampler_with_exact_denoiser_recovers_the_ring():
+    gamma = functools.partial(dm.ddpm_linear_gamma, {})
+    z0 = jax.jit(jax.vmap(lambda k: dm.ancestral_sample(_true_eps, gamma, k, (2,), 200)))(
+        jax.random.split(jax.random.key(6), 1000))
+    x = z0 / dm.alpha_sigma(gamma(0.0))[0]
+    logp = diffusion.ring_log_density(x)
+    data_logp = float(jnp.mean(diffusion.ring_log_density(diffusion.ring_sample(
+        jax.random.key(7), 20000))))
+    assert abs(float(logp.mean()) - data_logp) < 0.25
+    counts = np.bincount(np.argmin(np.sum((np.asarray(x)[:, None] - diffusion.ring_means())
+                                          ** 2, -1), 1), minlength=8)
+    assert np.all(np.abs(counts - 125) < 5 * np.sqrt(125))  # every mode, in proportion
+
+
+def test_learned_schedule_gradient_flows_only_through_xt():
+    # DDPM's eps-MSE with a learned schedule: the schedule enters only through x_t.
+    sched = dm.LearnedGamma(16)
+    ps = sched.init(jax.random.key(0), jnp.zeros(()))
+    net = diffusion.Denoiser(16, 1, 2)
+    pn = net.init(jax.random.key(1), jnp.zeros((2,)), jnp.zeros(()))
+    pn = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(2), a.shape), pn)
+    x0, eps, t = jnp.array([0.7, -1.3]), jnp.array([0.3, 0.4]), jnp.float32(0.4)
+
+    def mse(ps, stop):
+        xt = dm.q_sample(x0, sched.apply(ps, t), eps)
+        xt = jax.lax.stop_gradient(xt) if stop else xt
+        return jnp.sum((eps - net.apply(pn, xt, t)) ** 2)
+
+    full = jax.tree.leaves(jax.jit(jax.grad(mse), static_argnums=1)(ps, False))
+    cut = jax.tree.leaves(jax.jit(jax.grad(mse), static_argnums=1)(ps, True))
+    assert max(float(jnp.max(jnp.abs(g))) for g in full) > 1e-4
+    assert all(float(jnp.max(jnp.abs(g))) == 0.0 for g in cut)
+
+
+def test_variance_gradient_is_two_l_dl_for_the_shape_and_plain_for_the_rest():
+    task, params, _ = _task("learned")
+    params["denoiser"] = jax.tree.map(
+        lambda a: a + 0.1 * jax.random.normal(jax.random.key(2), a.shape), params["denoiser"])
+    x, t, key = jnp.array([0.7, -1.3]), jnp.float32(0.4), jax.random.key(3)
+    bound_task, _, _ = _task("learned", schedule_grad="bound")
+    g_var, g_l, g_l2 = jax.jit(lambda p: (
+        jax.grad(lambda p: task.example_terms(p, x, t, key)[0])(p),
+        jax.grad(lambda p: bound_task.example_terms(p, x, t, key)[0])(p),
+        jax.grad(lambda p: bound_task.example_terms(p, x, t, key)[0] ** 2)(p)))(params)
+    sch = params["schedule"]["params"]
+    for name in sch:
+        # shape: d L^2 (float32: ~2e-4 relative); endpoints: d L. A wrong factor is off by >10%.
+        want = g_l2 if name in ("l1", "l2", "l3") else g_l
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6),
+                     g_var["schedule"]["params"][name], want["schedule"]["params"][name])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 g_var["denoiser"], g_l["denoiser"])
+
+
+def test_quick_config_end_to_end(tmp_path):
+    c = diffusion_config.get_config("quick")
+    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    m = out["members"][0]["metrics"]
+    # Untrained: 0.5 D (g1 - g0) + ... ~ 11 nats; 150 steps bring it down by half at least.
+    assert m["bound_nats"] < 6.0
+    assert m["gamma_min"] != pytest.approx(dm.DDPM_GAMMA_MIN, abs=1e-4)  # endpoints moved
+    assert (tmp_path / "samples.png").stat().st_size > 1000
+    assert out["compilations"] == 1
+
+
+@pytest.mark.slow
+def test_mnist_quick_config_end_to_end(tmp_path):
+    c = diffusion_config.get_config("mnist_quick")
+    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    m = out["members"][0]["metrics"]
+    # Untrained: 0.5 (g1 - g0) / log 2 ~ 14 bpd plus the decoder (~15 bpd in all); 100 tiny
+    # steps barely move it (measured 15.3): this is a smoke test of the MNIST code path.
+    assert 10.0 < m["bpd"] < 16.0
+    assert m["bpd_se"] < 0.5
+    assert (tmp_path / "samples.png").stat().st_size > 1000
+
+
+def test_schedule_figure_quick(tmp_path):
+    from experiments.figures import diffusion_schedules
+    from experiments.figures.__main__ import load_config
+
+    res = diffusion_schedules.make(load_config("diffusion_schedules", quick=True), tmp_path)
+    n = res.numbers
+    # Variance of the one-draw diffusion loss: learned < its gamma-linear init << DDPM-linear.
+    assert n["learned_diff_var"] < QUICK_VS_LINEAR * n["linear_diff_var"]
+    assert n["learned_diff_var"] < 0.2 * n["ddpm_linear_diff_var"]
+    for s in ("ddpm_linear", "linear", "learned"):  # a bound: never below H(p)
+        assert n[f"{s}_bound"] > n["entropy_nats"] - 5 * n[f"{s}_bound_se"]
+    # Paired bound differences (common draws): learned is not worse than either fixed schedule.
+    for s in ("ddpm_linear", "linear"):
+        assert n[f"learned_minus_{s}_bound"] < 5 * n[f"learned_minus_{s}_bound_se"]
+    assert all(f.stat().st_size > 1000 for f in res.files)

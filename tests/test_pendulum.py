@@ -1,0 +1,48 @@
+"""Pendulum SAC / REINFORCE: the squashed-Gaussian density and the quick configs end to end."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import pendulum as pendulum_config
+from experiments import pendulum
+from rgrad import train
+
+
+def test_squashed_gaussian_log_density_integrates_to_one():
+    out = jnp.array([0.3, -0.5])  # mu, log-std
+    u = jnp.linspace(-8.0, 8.0, 20001)
+    sigma = jnp.exp(out[1])
+    a, logp = jax.vmap(lambda e: pendulum.squashed_gaussian(out, e[None]))((u - out[0]) / sigma)
+    a = a[:, 0]
+    # Trapezoid rule over the action a in (-2, 2).
+    dens = jnp.exp(logp)
+    mass = jnp.sum(0.5 * (dens[1:] + dens[:-1]) * jnp.diff(a))
+    np.testing.assert_allclose(mass, 1.0, atol=1e-3)
+    assert float(jnp.abs(a).max()) <= 2.0
+
+
+def test_sac_quick_config_end_to_end(tmp_path):
+    c = pendulum_config.get_config("quick")
+    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    ms = out["members"]
+    assert len(ms) == 2 and ms[0]["metrics"]["env_steps"] == 400
+    assert all(np.isfinite(m["metrics"]["eval_return"]) for m in ms)
+    assert out["compilations"] == 1
+
+
+@pytest.mark.slow
+def test_reinforce_quick_config_end_to_end(tmp_path):
+    out = train.train_and_evaluate(pendulum_config.get_config("quick_reinforce"), tmp_path,
+                                   progress=False)
+    assert out["members"][0]["metrics"]["env_steps"] == 3 * 2 * 200
+
+
+@pytest.mark.slow
+def test_curves_figure_runs(tmp_path):
+    from configs.figures import pendulum_curves as fig_config
+    from experiments.figures import pendulum_curves as fig
+
+    n = fig.make(fig_config.get_config("quick"), tmp_path).numbers
+    assert n["sac_env_steps"] == 400 and np.isfinite(n["sac_final_return_mean"])
