@@ -1,9 +1,12 @@
 """Bayesian MLP (quick config) end to end; the estimators' gradient-variance ordering."""
 
+import pytest
+
 from configs import bayes_mlp as bayes_mlp_config
 from rgrad import train
 
 
+@pytest.mark.slow  # ~80 s CPU: compiling the three gradient-variance programs dominates
 def test_quick_config_end_to_end_and_gradient_variance_ordering(tmp_path):
     c = bayes_mlp_config.get_config("quick")
     out = train.train_and_evaluate(c, tmp_path, progress=False)
