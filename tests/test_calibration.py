@@ -1,0 +1,19 @@
+"""The calibration figure's claims, on its quick config (same code path as the figure)."""
+
+from experiments.figures import __main__ as figures
+
+
+def test_squared_error_collapses_sigma_and_likelihood_calibrates(tmp_path):
+    n = figures.make_figure("calibration", tmp_path, quick=True).numbers
+    # Expected squared error: sigma collapses (measured 1.7% of the true noise after 1500
+    # steps) and the 90% interval covers almost nothing.
+    assert n["expected_sq_error_sigma_ratio_median"] < 0.1
+    assert n["expected_sq_error_coverage90"] < 0.2
+    # Gaussian likelihood: sigma(x) tracks s(x) and the intervals are calibrated. The SE of a
+    # coverage on 4000 points is <= 0.008; the tolerance adds the model's own error.
+    assert 0.9 < n["gaussian_nll_sigma_ratio_median"] < 1.1
+    assert abs(n["gaussian_nll_coverage90"] - 0.9) < 0.03
+    assert n["gaussian_nll_max_calibration_error"] < 0.04
+    # Both fit the mean alike (the best RMSE is the noise's root mean square, 0.33).
+    assert abs(n["expected_sq_error_rmse"] - n["gaussian_nll_rmse"]) < 0.02
+    assert (tmp_path / "calibration" / "calibration.png").stat().st_size > 1000
