@@ -73,6 +73,7 @@ def _encoder_grads(task, params, state, x, tau, n):
     return jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), n))
 
 
+@pytest.mark.slow  # compile-bound (~12 s CPU)
 def test_score_function_is_unbiased_and_gumbel_softmax_is_not():
     x = jnp.asarray((np.random.default_rng(0).random(784) < 0.3).astype(np.float32))
     task, params, state, tau = _tiny("score_function", "rloo", num_samples=4)

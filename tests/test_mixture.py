@@ -4,6 +4,7 @@ the same gradient with the hybrid one far less noisy for the means and scales.""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from configs import mixture as mixture_config
 from experiments import mixture
@@ -19,6 +20,7 @@ def test_quick_config_end_to_end(tmp_path):
     assert m["grad_var_score_function_log_scales"] > 5 * m["grad_var_hybrid_log_scales"]
 
 
+@pytest.mark.slow  # compile-bound (~15 s CPU)
 def test_hybrid_and_score_function_estimate_the_same_gradient():
     c = mixture_config.get_config("quick")
     c.num_pairs = 8
