@@ -43,7 +43,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or available()
     out = pathlib.Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
     for name in names:
         module = importlib.import_module(f"experiments.bench_{name}")
         print(f"[bench] {name} ...", flush=True)
@@ -51,8 +50,9 @@ def main(argv=None) -> int:
         cmd = "python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
                  f"({_cpu()}); command: `{cmd}`._\n\n")
-        text = replace_section(text, name, stamp + body)
-        out.write_text(text)
+        # Re-read right before writing: benchmarks take minutes, the file may have changed.
+        text = out.read_text() if out.exists() else "# Benchmarks\n"
+        out.write_text(replace_section(text, name, stamp + body))
         print(body)
     return 0
 
