@@ -100,7 +100,7 @@ def test_principles_vae(tmp_path):
     assert pw < 300.0  # and it trained: an untrained model sits near 543 nats
 
 
-@pytest.mark.slow  # one compile of four estimators over 36 grid points: ~50 s CPU
+@pytest.mark.slow  # four estimators over 36 grid points + quadrature: ~17 s CPU
 def test_principles_mohamed(tmp_path):
     n = _make("principles_mohamed", tmp_path)
     # MC variances of all four estimators agree with numerical integration at every point.
