@@ -100,8 +100,19 @@ def test_principles_vae(tmp_path):
     assert pw < 300.0  # and it trained: an untrained model sits near 543 nats
 
 
+@pytest.mark.slow  # four estimators over 36 grid points + quadrature: ~17 s CPU
+def test_principles_mohamed(tmp_path):
+    n = _make("principles_mohamed", tmp_path)
+    # MC variances of all four estimators agree with numerical integration at every point.
+    for est in ("score_function", "score_function_plus_baseline", "pathwise",
+                "measure-valued"):
+        assert n[f"max_z_{est}"] < 5.0, est
+    assert n["median_rel_err"] < 0.05
+    assert n["max_mc_var_where_exact_zero"] < 1e-6
+
+
 FIGURES = ["principles_gradients", "principles_variance", "principles_discrete",
-           "principles_lognormal", "principles_vae"]
+           "principles_lognormal", "principles_vae", "principles_mohamed"]
 
 
 @pytest.mark.parametrize("name", FIGURES)

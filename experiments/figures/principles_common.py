@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -18,6 +20,24 @@ def variance_and_se(draws: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.nd
 def normal_nodes(n: int = 160) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Hermite nodes and weights for E over eps ~ N(0, 1) (weights sum to 1)."""
     x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+@functools.cache
+def legendre_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (cached: O(n^3) to compute)."""
+    return np.polynomial.legendre.leggauss(n)
+
+
+@functools.cache
+def normal_nodes_dense(n: int = 600, half_width: float = 12.0):
+    """Gauss-Legendre nodes on [-half_width, half_width] weighted by the N(0, 1) density.
+
+    Unlike Gauss-Hermite this resolves integrands much narrower than the Gaussian (e.g.
+    exp(-k x^2) under N(mu, 25)).
+    """
+    x, w = legendre_nodes(n)
+    x, w = half_width * x, half_width * w * np.exp(-0.5 * (half_width * x) ** 2)
     return x, w / w.sum()
 
 
