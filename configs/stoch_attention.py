@@ -7,8 +7,9 @@ Launch:
 Each digit is read as a sequence of its 28 rows; attention weights w = softmax(mu + L eps)
 (``rgrad.samplers.logistic_normal``) with (mu, L) learned by the reparameterized ELBO, prior
 N(0, 3^2 I) on the attention logits; compared with w = softmax(mu). 64 hidden units, batch
-128, Adam 1e-3, 3 epochs. Test accuracy of both is in BENCHMARKS.md (a few minutes each on
-2 cores). Variants: ``default``, ``quick`` (300 steps on 5000 digits, seconds).
+128, Adam 1e-3, 3 epochs. Measured test accuracy: 0.715 stochastic (full ELBO), 0.744 with
+--config.kl_weight=0.01, 0.764 deterministic (BENCHMARKS.md; 2-3 minutes each on 2 cores).
+Variants: ``default``, ``quick`` (300 steps on 5000 digits, seconds).
 """
 
 import ml_collections
