@@ -67,13 +67,14 @@ def test_principles_discrete(tmp_path):
     assert n["cd_bias_high_tau"] > 100 * n["cd_bias_floor_high_tau"]
     assert n["cd_bias_low_tau"] < 3 * n["cd_bias_floor_low_tau"]
     assert n["cd_var_low_tau"] > 1e4 * n["cd_var_high_tau"]
-    # Training (measured: annealing 1 -> 0.1 beats fixed 0.1, 1 and 3 but NOT the best fixed
-    # tau 0.3, which is reported, not asserted away).
+    # 8, training: annealing tau 1 -> 0.05 ends below every fixed tau on the same budget
+    # (full figure, 1024 seeds: 0.0235 +- 0.0016 vs 0.031 for the best fixed tau, 3).
     gap = lambda t: n[f"ef_final_gap_{t}"]
     se = lambda t: n[f"ef_final_gap_se_{t}"]
-    a = "anneal_1_0.1"
-    for fixed in ("fixed_0.1", "fixed_1", "fixed_3"):  # measured margins: 3.0-9 SE
+    a = "anneal_1_0.05"
+    for fixed in ("fixed_0.1", "fixed_0.3", "fixed_0.5", "fixed_1", "fixed_3"):
         assert gap(a) + 2.5 * math.hypot(se(a), se(fixed)) < gap(fixed), fixed
+    assert n["ef_anneal_beats_every_fixed"] == 1.0
 
 
 def test_principles_lognormal(tmp_path):
