@@ -98,14 +98,17 @@ def lr_schedule(config: ml_collections.ConfigDict, steps_per_epoch: int | None) 
 # ============================================================================================
 # The compiled update.
 # ============================================================================================
-def make_chunk_fn(task: Task, tx: optax.GradientTransformation, base_lr: float
+def make_chunk_fn(task: Task, tx: optax.GradientTransformation, base_lr: float | None
                   ) -> tuple[Callable, dict[str, int]]:
     """Build ``chunk(ts, data, num_steps) -> (ts, metric_sums, bad)`` for one member.
 
+    ``base_lr``: the optimizer's learning rate when ``hparams["lr"]`` is swept (the updates
+    are rescaled by ``hparams["lr"] / base_lr``); None when it is not (no rescaling).
+
     The loop inside is a ``while_loop`` with a dynamic trip count, so every chunk length runs
-    the same compiled program. It stops early at the first non-finite loss or gradient,
-    returning the state from before that step and ``bad = [step, quantity]`` (quantity 0 =
-    loss, 1 = gradient); otherwise ``bad = [-1, -1]``.
+    the same compiled program. ``bad = [step, quantity]`` names the first step whose loss
+    (quantity 0) or gradient (1) was non-finite, else ``[-1, -1]``; the returned state is then
+    not to be saved.
     """
     traces = {"count": 0}
 
@@ -118,10 +121,11 @@ def make_chunk_fn(task: Task, tx: optax.GradientTransformation, base_lr: float
             ts.params, state, batch, key=jax.random.fold_in(loop_key, ts.step), step=ts.step,
             hparams=ts.hparams)
         updates, opt_state = tx.update(grads, ts.opt_state, ts.params)
-        # Every optimizer here is linear in its learning rate at the last stage, so a swept
-        # learning rate is a rescaling of the updates (exactly 1.0 when not swept).
-        ratio = ts.hparams["lr"] / base_lr
-        updates = jax.tree.map(lambda u: (u * ratio).astype(u.dtype), updates)
+        if base_lr is not None:
+            # Every optimizer here is linear in its learning rate at the last stage, so a
+            # swept learning rate is a rescaling of the updates.
+            ratio = ts.hparams["lr"] / base_lr
+            updates = jax.tree.map(lambda u: (u * ratio).astype(u.dtype), updates)
         params = optax.apply_updates(ts.params, updates)
         grad_norm = optax.global_norm(grads)
         metrics = {"loss": loss, "grad_norm": grad_norm, **metrics}
@@ -132,25 +136,44 @@ def make_chunk_fn(task: Task, tx: optax.GradientTransformation, base_lr: float
         traces["count"] += 1  # counts traces, i.e. compilations: a test asserts it stays 1
         _, m_shape, _, _ = jax.eval_shape(step_fn, ts, data)
         sums = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), m_shape)
-        start = ts.step
 
-        def cond(carry):
-            ts, _, bad = carry
-            return (ts.step - start < num_steps) & (bad[0] < 0)
-
+        # The trip count depends only on the unbatched counter ``i``, so under the members'
+        # vmap the loop stays a plain loop: a predicate that depended on per-member values
+        # would make vmap select between old and new carry (params and optimizer state)
+        # at every step. A member whose loss or gradient turns non-finite records the first
+        # such step in ``bad``; the host then raises without saving, so the (garbage) state
+        # after that step is never checkpointed.
         def body(carry):
-            ts, sums, bad = carry
+            i, ts, sums, bad = carry
             new, metrics, loss_ok, grad_ok = step_fn(ts, data)
             ok = loss_ok & grad_ok
-            ts = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, ts)
             sums = jax.tree.map(lambda s, m: s + jnp.where(ok, m, 0.0), sums, metrics)
-            bad = jnp.where(ok, bad, jnp.stack([ts.step, jnp.where(loss_ok, 1, 0)]))
-            return ts, sums, bad
+            first = (bad[0] < 0) & ~ok
+            bad = jnp.where(first, jnp.stack([ts.step, jnp.where(loss_ok, 1, 0)]), bad)
+            return i + 1, new, sums, bad
 
-        bad0 = jnp.full((2,), -1, jnp.int32)
-        return jax.lax.while_loop(cond, body, (ts, sums, bad0))
+        carry = (jnp.zeros((), jnp.int32), ts, sums, jnp.full((2,), -1, jnp.int32))
+        _, ts, sums, bad = jax.lax.while_loop(lambda c: c[0] < num_steps, body, carry)
+        return ts, sums, bad
 
     return chunk, traces
+
+
+def compile_chunk(task: Task, tx: optax.GradientTransformation, base_lr: float | None
+                  ) -> tuple[Callable, dict[str, int]]:
+    """``run(ts, data, num_steps) -> (ts, metric_sums, bad)`` over all members, jitted.
+
+    The members' axis is vmapped; ``ts`` is donated (updated in place).
+    """
+    chunk, traces = make_chunk_fn(task, tx, base_lr)
+
+    def run(ts, data, num_steps):
+        if jax.tree.leaves(ts)[0].shape[0] == 1:  # one member: the plain, unbatched program
+            out = chunk(jax.tree.map(lambda x: x[0], ts), data, num_steps)
+            return jax.tree.map(lambda x: x[None], out)
+        return jax.vmap(chunk, in_axes=(0, None, None))(ts, data, num_steps)
+
+    return jax.jit(run, donate_argnums=0), traces
 
 
 # ============================================================================================
@@ -238,8 +261,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     tx = task.optimizer(lr_schedule(config, steps_per_epoch))
     member_list = members(config, task)
-    chunk, traces = make_chunk_fn(task, tx, float(config.optim.lr))
-    run_chunk = jax.jit(jax.vmap(chunk, in_axes=(0, None, None)), donate_argnums=0)
+    lr_swept = any("lr" in p for p in parse_sweep(config.vmap_sweep))
+    run_chunk, traces = compile_chunk(task, tx, float(config.optim.lr) if lr_swept else None)
 
     ts = init_members(task, tx, config, member_list)
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=config.keep_checkpoints)

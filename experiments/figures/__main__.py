@@ -59,14 +59,25 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     outdir = pathlib.Path(args.outdir)
-    rows = []
+    rows, failed = [], []
     for name in names:
-        t0 = time.perf_counter()
-        res = make_figure(name, outdir, args.quick)
-        dt = time.perf_counter() - t0
-        print(f"[figures] {name}: {dt:.1f}s -> {', '.join(str(f) for f in res.files)}")
-        rows.append((name, res, dt))
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            res = make_figure(name, outdir, args.quick)
+        except Exception as e:  # keep going: one broken figure must not lose the others
+            print(f"[figures] {name}: FAILED: {type(e).__name__}: {e}", file=sys.stderr,
+                  flush=True)
+            failed.append(name)
+            continue
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"[figures] {name}: {dt:.1f} s wall, {cpu:.1f} s CPU -> "
+              f"{', '.join(str(f) for f in res.files)}", flush=True)
+        rows.append((name, res, dt, cpu))
     write_index(outdir, rows, args.quick)
+    if failed:
+        print(f"[figures] {len(failed)} failed: {', '.join(failed)} (the others and the index "
+              f"were written; rerun one with --only=NAME to see its traceback)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -75,12 +86,13 @@ def write_index(outdir: pathlib.Path, rows, quick: bool) -> None:
     old = index.read_text() if index.exists() else ""
     sections = _split_sections(old)
     flag = " --quick" if quick else ""
-    for name, res, dt in rows:
+    for name, res, dt, cpu in rows:
         nums = "\n".join(f"| {k} | {v:.6g} |" for k, v in res.numbers.items())
         files = ", ".join(f"[{f.name}]({name}/{f.name})" for f in res.files)
         sections[name] = (
             f"## {name}\n\n**Claim.** {res.claim}\n\n"
-            f"**Command.** `python -m experiments.figures --only={name}{flag}` ({dt:.0f} s)\n\n"
+            f"**Command.** `python -m experiments.figures --only={name}{flag}` ({dt:.0f} s "
+            f"wall, {cpu:.0f} s CPU)\n\n"
             f"**Files.** {files}\n\n| number | value |\n|---|---|\n{nums}\n")
     body = "\n".join(sections[k] for k in sorted(sections))
     index.write_text("# Figures\n\nRegenerate all with `make figures`.\n\n" + body)
