@@ -43,7 +43,33 @@ def straight_through_binary(soft: jax.Array) -> jax.Array:
     return hard + (soft - jax.lax.stop_gradient(soft))
 
 
-class GumbelSoftmax(distrax.Distribution):
+class _Relaxed(distrax.Distribution):
+    """Shared state of the relaxed distributions: logits, temperature, straight-through."""
+
+    def __init__(self, logits, temperature, straight_through: bool, event_ndims: int):
+        super().__init__()
+        check_positive("temperature", temperature, _TAU_HINT)
+        logits, temperature = as_float(logits), as_float(temperature)
+        if logits.ndim < event_ndims:
+            raise ValueError(f"logits must have shape [..., K] (got {logits.shape}); pass one "
+                             "logit per class")
+        event = logits.shape[logits.ndim - event_ndims:]
+        batch = batch_shape_of(logits=logits[(...,) + (0,) * event_ndims],
+                               temperature=temperature)
+        self._logits = jnp.broadcast_to(logits, batch + event)
+        self._temperature = jnp.broadcast_to(temperature, batch)
+        self._straight_through = bool(straight_through)
+
+    @property
+    def logits(self) -> jax.Array:
+        return self._logits
+
+    @property
+    def temperature(self) -> jax.Array:
+        return self._temperature
+
+
+class GumbelSoftmax(_Relaxed):
     """Concrete / Gumbel-Softmax / RelaxedOneHotCategorical distribution.
 
     Density on the simplex (w.r.t. Lebesgue measure on the first K-1 coordinates):
@@ -58,24 +84,7 @@ class GumbelSoftmax(distrax.Distribution):
           temperature: tau > 0, broadcastable to B; tau -> 0 approaches the categorical.
           straight_through: If True, `sample` returns hard one-hot values with soft gradients.
         """
-        super().__init__()
-        check_positive("temperature", temperature, _TAU_HINT)
-        logits, temperature = as_float(logits), as_float(temperature)
-        if logits.ndim < 1:
-            raise ValueError(f"logits must have shape [..., K] (got {logits.shape}); pass one "
-                             "logit per class")
-        batch = batch_shape_of(logits=logits[..., 0], temperature=temperature)
-        self._logits = jnp.broadcast_to(logits, batch + logits.shape[-1:])
-        self._temperature = jnp.broadcast_to(temperature, batch)
-        self._straight_through = bool(straight_through)
-
-    @property
-    def logits(self) -> jax.Array:
-        return self._logits
-
-    @property
-    def temperature(self) -> jax.Array:
-        return self._temperature
+        super().__init__(logits, temperature, straight_through, event_ndims=1)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -120,7 +129,7 @@ class GumbelSoftmax(distrax.Distribution):
                 - k * jax.nn.logsumexp(logits - tau * log_x, axis=-1))
 
 
-class RelaxedBernoulli(distrax.Distribution):
+class RelaxedBernoulli(_Relaxed):
     """Binary Concrete distribution on (0, 1).
 
     Density:
@@ -135,21 +144,7 @@ class RelaxedBernoulli(distrax.Distribution):
           temperature: tau > 0, broadcastable to B.
           straight_through: If True, `sample` returns {0, 1} values with soft gradients.
         """
-        super().__init__()
-        check_positive("temperature", temperature, _TAU_HINT)
-        logits, temperature = as_float(logits), as_float(temperature)
-        batch = batch_shape_of(logits=logits, temperature=temperature)
-        self._logits = jnp.broadcast_to(logits, batch)
-        self._temperature = jnp.broadcast_to(temperature, batch)
-        self._straight_through = bool(straight_through)
-
-    @property
-    def logits(self) -> jax.Array:
-        return self._logits
-
-    @property
-    def temperature(self) -> jax.Array:
-        return self._temperature
+        super().__init__(logits, temperature, straight_through, event_ndims=0)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
