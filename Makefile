@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.bench --out=BENCHMARKS.md
 
 figures: $(STAMP)
-	$(BIN)/python -m experiments.figures --outdir=figures
+	$(BIN)/python -m experiments.figures --outdir=figures --jobs=2
 
 clean:
 	rm -rf runs figures_out .pytest_cache
