@@ -4,6 +4,7 @@
     python -m experiments.figures --outdir=figures_out --only=variance_quadratic
     python -m experiments.figures --outdir=/tmp/f --quick              # small versions
     python -m experiments.figures --outdir=figures --jobs=2            # two at a time
+    python -m experiments.figures --only=pendulum_curves --variant=full  # a named variant
 
 ``--jobs=N`` draws N figures at once in separate processes (most figures are dominated by
 single-threaded XLA compilation, so two processes on two cores finish sooner than one).
@@ -29,32 +30,33 @@ def available() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.stem.startswith("_"))
 
 
-def load_config(name: str, quick: bool):
+def load_config(name: str, quick: bool, variant: str | None = None):
     path = CONFIG_DIR / f"{name}.py"
     if not path.exists():
         raise ValueError(f"no figure {name!r}; available: {', '.join(available())}.")
     spec = importlib.util.spec_from_file_location(f"_figcfg_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    config = module.get_config("quick" if quick else None)
+    config = module.get_config("quick" if quick else variant)
     config.lock()
     return config
 
 
-def make_figure(name: str, outdir: pathlib.Path, quick: bool = False):
+def make_figure(name: str, outdir: pathlib.Path, quick: bool = False,
+                variant: str | None = None):
     """Draw one figure into ``outdir/name/``; returns its FigureResult."""
-    config = load_config(name, quick)
+    config = load_config(name, quick, variant)
     module = importlib.import_module(f"experiments.figures.{config.module}")
     out = outdir / name
     out.mkdir(parents=True, exist_ok=True)
     return module.make(config, out)
 
 
-def _timed(name: str, outdir: pathlib.Path, quick: bool):
+def _timed(name: str, outdir: pathlib.Path, quick: bool, variant: str | None):
     """(name, FigureResult or the error's text, wall s, CPU s); runs in a worker process."""
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        res = make_figure(name, outdir, quick)
+        res = make_figure(name, outdir, quick, variant)
     except Exception as e:  # keep going: one broken figure must not lose the others
         res = f"{type(e).__name__}: {e}"
     return name, res, time.perf_counter() - t0, time.process_time() - c0
@@ -65,6 +67,8 @@ def main(argv=None) -> int:
     p.add_argument("--outdir", default="figures_out")
     p.add_argument("--only", default="", help="comma-separated figure names")
     p.add_argument("--quick", action="store_true", help="small sample sizes (seconds each)")
+    p.add_argument("--variant", default=None,
+                   help="a named variant of the figures' configs (e.g. full)")
     p.add_argument("--jobs", type=int, default=1, help="figures drawn at once (processes)")
     args = p.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or available()
@@ -78,14 +82,14 @@ def main(argv=None) -> int:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
     if args.jobs == 1:
-        results = (_timed(name, outdir, args.quick) for name in names)
+        results = (_timed(name, outdir, args.quick, args.variant) for name in names)
     else:
         import concurrent.futures
         import multiprocessing
 
         pool = concurrent.futures.ProcessPoolExecutor(
             args.jobs, mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(_timed, name, outdir, args.quick) for name in names]
+        futures = [pool.submit(_timed, name, outdir, args.quick, args.variant) for name in names]
         results = (f.result() for f in concurrent.futures.as_completed(futures))
     rows, failed = [], []
     for name, res, dt, cpu in results:
@@ -96,7 +100,8 @@ def main(argv=None) -> int:
         print(f"[figures] {name}: {dt:.1f} s wall, {cpu:.1f} s CPU -> "
               f"{', '.join(str(f) for f in res.files)}", flush=True)
         rows.append((name, res, dt, cpu))
-    write_index(outdir, rows, args.quick)
+    write_index(outdir, rows, " --quick" if args.quick else
+                (f" --variant={args.variant}" if args.variant else ""))
     if failed:
         print(f"[figures] {len(failed)} failed: {', '.join(failed)} (the others and the index "
               f"were written; rerun one with --only=NAME to see its traceback)", file=sys.stderr)
@@ -104,11 +109,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def write_index(outdir: pathlib.Path, rows, quick: bool) -> None:
+def write_index(outdir: pathlib.Path, rows, flag: str) -> None:
     index = outdir / "index.md"
     old = index.read_text() if index.exists() else ""
     sections = _split_sections(old)
-    flag = " --quick" if quick else ""
     for name, res, dt, cpu in rows:
         nums = "\n".join(f"| {k} | {v:.6g} |" for k, v in res.numbers.items())
         files = ", ".join(f"[{f.name}]({name}/{f.name})" for f in res.files)
