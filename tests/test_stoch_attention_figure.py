@@ -10,6 +10,7 @@ from experiments.figures import __main__ as figures
 from experiments.figures import stoch_attention as fig
 
 
+@pytest.mark.slow  # ~8 s CPU, over the default suite's budget; the figure test below covers it
 def test_attention_draws_lie_on_the_simplex_around_softmax_mu():
     c = sa_config.get_config("quick")
     task = sa.make_task(c, arrays=(np.zeros((4, 784)), np.zeros(4, int),

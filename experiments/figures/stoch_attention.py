@@ -92,7 +92,7 @@ def make(config, outdir) -> FigureResult:
     acc = [r["m"]["test_acc_mean_attention"] for r in res]
     acc_pred = [r["m"].get("test_acc_predictive", np.nan) for r in res]
     ax[3].bar(pos - 0.2, acc, 0.4, color="0.3", label="w = softmax(mu)")
-    ax[3].bar(pos + 0.2, acc_pred, 0.4, color="0.7", label="8-draw predictive")
+    ax[3].bar(pos + 0.2, acc_pred, 0.4, color="0.7", label="predictive (mean over w draws)")
     ax[3].set_xticks(pos, names, fontsize=7)
     ax[3].set(ylabel="test accuracy", ylim=(0, 1),
               title=f"accuracy; H = attention entropy (max {np.log(sa.T):.2f})")
