@@ -12,8 +12,10 @@ one weight sample per minibatch. The paper used three 1024-unit ReLU layers and 
 epochs; the default here is 784-256-256-10, 3 epochs, batch 100, Adam 1e-3, prior N(0, 1)
 (a 2-core CPU budget). The final report gives the test accuracy, the test ELBO per example
 and the top layer's gradient variance under all three estimators at the trained parameters
-(measured for mode=local: test accuracy 0.972, test ELBO -8.18 nats/example; about 15
-minutes on the loaded 2-core machine, the per-example mode being the slowest; BENCHMARKS.md).
+(measured: local test accuracy 0.972, test ELBO -8.18 nats/example; shared 0.976, -10.37;
+about 1 minute of training plus 10 minutes of variance measurement on the loaded 2-core
+machine; the per-example mode trains at 0.1-0.3 steps/s there, so only 200 of its steps were
+run; BENCHMARKS.md).
 Variants: ``default``, ``quick`` (a 64-unit net on 2000 digits, initial posterior std 0.14;
 about a minute, most of it compiling the three gradient-variance programs).
 """

@@ -58,11 +58,15 @@ class BayesMLPTask(Task):
         m = config.eval.num_examples or len(vx)
         self.test_x, self.test_y = np.asarray(vx[:m], np.float32), np.asarray(vy[:m], np.int32)
         self.n_train = n
-        self.models = {mode: BayesMLP(tuple(config.model.hidden), mode,
-                                      config.model.init_log_std) for mode in bl.MODES}
+        self.models = {mode: self.build_model(mode) for mode in bl.MODES}
         self.model = self.models[config.mode]
         self._eval_jit = jax.jit(self._eval)
         self._gvar_jit = jax.jit(self._grad_variance, static_argnums=(2, 3))
+
+    def build_model(self, mode: str) -> nn.Module:
+        """The network with ``mode``'s noise; every mode shares the same parameters."""
+        m = self.config.model
+        return BayesMLP(tuple(m.hidden), mode, m.init_log_std)
 
     def dataset(self):
         return self.train

@@ -127,8 +127,14 @@ class BayesConv(_Bayes):
         if self.mode == "shared":
             w = mean + std * jax.random.normal(key, shape, mean.dtype)
             return self._conv(x, w) + _b(bias, x.ndim)
-        eps = jax.random.normal(key, (x.shape[0],) + shape, mean.dtype)
-        y = jax.vmap(lambda xi, e: self._conv(xi[None], mean + std * e)[0])(x, eps)
+        # per_example: one kernel sample per example, applied to the image patches (an einsum;
+        # XLA's CPU convolution with a batch of kernels is far slower).
+        eps = jax.random.normal(key, (x.shape[0],) + shape, mean.dtype)  # [B, kh, kw, C, F]
+        w = jnp.transpose(mean[None] + std[None] * eps, (0, 3, 1, 2, 4))  # [B, C, kh, kw, F]
+        patches = jax.lax.conv_general_dilated_patches(  # [B, H', W', C * kh * kw], C major
+            x, tuple(self.kernel_size), tuple(self.strides), self.padding,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        y = jnp.einsum("bhwk,bkf->bhwf", patches, w.reshape(x.shape[0], -1, self.features))
         return y + _b(bias, x.ndim)
 
     def moments(self, x, mean, std):

@@ -1,9 +1,11 @@
 """The calibration figure's claims, on its quick config (same code path as the figure)."""
 
+import numpy as np
+
 from experiments.figures import __main__ as figures
 
 
-def test_squared_error_collapses_sigma_and_likelihood_calibrates(tmp_path):
+def test_squared_error_collapses_sigma_likelihood_and_elbo_calibrate(tmp_path):
     n = figures.make_figure("calibration", tmp_path, quick=True).numbers
     # Expected squared error: sigma collapses (measured 1.7% of the true noise after 1500
     # steps) and the 90% interval covers almost nothing.
@@ -14,6 +16,13 @@ def test_squared_error_collapses_sigma_and_likelihood_calibrates(tmp_path):
     assert 0.9 < n["gaussian_nll_sigma_ratio_median"] < 1.1
     assert abs(n["gaussian_nll_coverage90"] - 0.9) < 0.03
     assert n["gaussian_nll_max_calibration_error"] < 0.04
+    # The Bayesian network trained on the ELBO with its KL term: measured predictive std / s(x)
+    # 1.02, coverage of the 90% interval 0.901, every level within 2.6 binomial SE.
+    se90 = np.sqrt(0.9 * 0.1 / 4000)
+    assert 0.9 < n["bnn_elbo_sigma_ratio_median"] < 1.1
+    assert abs(n["bnn_elbo_coverage90"] - 0.9) < 5 * se90
+    assert n["bnn_elbo_max_calibration_z"] < 5
     # Both fit the mean alike (the best RMSE is the noise's root mean square, 0.33).
     assert abs(n["expected_sq_error_rmse"] - n["gaussian_nll_rmse"]) < 0.02
+    assert abs(n["bnn_elbo_rmse"] - n["gaussian_nll_rmse"]) < 0.02
     assert (tmp_path / "calibration" / "calibration.png").stat().st_size > 1000
