@@ -1,9 +1,9 @@
 """Stochastic (logistic-normal) vs deterministic attention over MNIST rows, from trained runs.
 
-For each run in ``config.runs`` (label, attention, kl_weight, run dir): if the run dir holds a
-finished run (``final_metrics.json``), its checkpoint is restored (the shared loop resumes at
-the last step and only re-evaluates); otherwise the ``config.fallback_variant`` of
-``configs/stoch_attention.py`` is trained in the figure's folder. Panels: one test digit; its
+For each run in ``config.runs`` (label, attention, kl_weight, run dir): the
+``config.experiment_variant`` of ``configs/stoch_attention.py`` is trained (or, when finished,
+restored: the shared loop resumes at the last step and only re-evaluates) in the run dir under
+the repository, or in the figure's folder when the run dir is "". Panels: one test digit; its
 attention over the rows, w = softmax(mu) and ``num_samples`` draws w = softmax(mu + L eps);
 the attention averaged over test digits; and test accuracy and attention entropy per run.
 """
@@ -26,11 +26,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run_config(config, attention, kl_weight, run_dir):
-    """(experiment config, workdir): the finished run under ROOT, or a fallback in outdir."""
-    done = bool(run_dir) and (ROOT / run_dir / "final_metrics.json").exists()
-    c = sa_config.get_config(None if done else config.fallback_variant)
+    """(experiment config, workdir or None for the figure's folder)."""
+    c = sa_config.get_config(config.experiment_variant)
     c.attention, c.kl_weight, c.artifacts = attention, kl_weight, False
-    return c, (ROOT / run_dir if done else None)
+    return c, (ROOT / run_dir if run_dir else None)
 
 
 def attention_draws(task, params, x, key, n):
