@@ -263,17 +263,30 @@ def load_lynx_hare(root=None, download=True) -> dict[str, np.ndarray]:
     return cols
 
 
+_LOADED: dict[tuple[str, str, str], Split] = {}
+
+
 def load(name: str, split: str, root=None, download=True) -> Split:
-    """Dispatch by dataset name: mnist, fashion_mnist, binarized_mnist, sklearn_digits."""
-    if name in ("mnist", "fashion_mnist"):
-        return load_mnist_like(name, split, root, download)
-    if name == "binarized_mnist":
-        return load_binarized_mnist(split, root, download)
-    if name == "sklearn_digits":
-        return load_sklearn_digits(split)
-    raise ValueError(
-        f"unknown dataset {name!r}; use one of mnist, fashion_mnist, binarized_mnist, "
-        "sklearn_digits.")
+    """Dispatch by dataset name: mnist, fashion_mnist, binarized_mnist, sklearn_digits.
+
+    A split is read, verified and decoded once per process and then shared: its arrays are
+    read-only (copy before modifying in place).
+    """
+    loaders = {"mnist": lambda: load_mnist_like(name, split, root, download),
+               "fashion_mnist": lambda: load_mnist_like(name, split, root, download),
+               "binarized_mnist": lambda: load_binarized_mnist(split, root, download),
+               "sklearn_digits": lambda: load_sklearn_digits(split)}
+    if name not in loaders:
+        raise ValueError(
+            f"unknown dataset {name!r}; use one of mnist, fashion_mnist, binarized_mnist, "
+            "sklearn_digits.")
+    key = (name, split, str(data_dir(root)))
+    if key not in _LOADED:
+        out = loaders[name]()
+        for a in (out.images, out.labels):
+            a.setflags(write=False)
+        _LOADED[key] = out
+    return _LOADED[key]
 
 
 def load_with_fallback(name: str, split: str, root=None, download=True) -> tuple[Split, str]:
