@@ -29,7 +29,7 @@ def _tiny_config(steps):
 def test_tiny_vrnn_trains(test_digits):
     # Default-suite smoke test of the model and its gradient without the shared loop (whose
     # end-to-end run, with the bounds and samples.png, is the slow test below): a tiny VRNN,
-    # 60 Adam steps in one compiled scan. ~10 s of CPU, nearly all of it compiling.
+    # 60 Adam steps in one compiled scan. ~12 s of CPU, nearly all of it compiling.
     c = _tiny_config(60)
     task = srnn.make_task(c, arrays=(test_digits[:2048], test_digits[:8]))
     params, state = jax.jit(task.init)(jax.random.key(0))
