@@ -13,6 +13,9 @@ from rgrad import diffusion as dm
 from rgrad import train
 
 SCHEDULES = ("ddpm_linear", "cosine", "learned")
+# XLA:CPU's YNNPACK fusions return garbage from some of these programs, in some processes only
+# (uninitialised memory): the unbiased-bound test got inf or 1e8-1e37 "after other tests".
+_jit = functools.partial(jax.jit, compiler_options=dm.NO_YNN_FUSION)
 # Quick figure: learned-schedule variance over that of its gamma-linear initialisation.
 QUICK_VS_LINEAR = 1.0
 
@@ -56,7 +59,7 @@ def test_forward_marginals_match_the_schedule(schedule):
     n = 20000
     eps = jax.random.normal(jax.random.key(1), (n, 2))
     ts = jnp.array([0.05, 0.5, 0.95])
-    xts, gammas = jax.jit(lambda p: (
+    xts, gammas = _jit(lambda p: (
         jax.vmap(jax.vmap(task.xt, (None, None, None, 0)), (None, None, 0, None))(p, x0, ts, eps),
         jax.vmap(task.gamma_fn(p))(ts)))(params)
     assert xts.shape == (3, n, 2)
@@ -72,45 +75,47 @@ def test_fixed_schedule_xt_is_constant_in_theta_learned_one_is_not():
     x0, eps, t = jnp.array([0.7, -1.3]), jnp.array([0.3, 0.4]), jnp.float32(0.4)
     for schedule in ("ddpm_linear", "cosine"):
         task, params, _ = _task(schedule)
-        g = jax.jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
+        g = _jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
         assert set(g) == {"denoiser"}  # nothing else is trained
         assert all(float(jnp.max(jnp.abs(leaf))) == 0.0 for leaf in jax.tree.leaves(g))
     task, params, _ = _task("learned")
-    g = jax.jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
+    g = _jit(jax.grad(lambda p: jnp.sum(task.xt(p, x0, t, eps))))(params)
     assert all(float(jnp.max(jnp.abs(leaf))) == 0.0 for leaf in jax.tree.leaves(g["denoiser"]))
     assert max(float(jnp.max(jnp.abs(leaf))) for leaf in jax.tree.leaves(g["schedule"])) > 1e-3
 
 
-@pytest.mark.slow  # KNOWN BUG: returns inf when run after other tests in one process (passes
-# alone); undiagnosed, kept out of the default run until fixed. See BENCHMARKS.md (diffusion).
 def test_bound_is_unbiased_and_tight_with_the_exact_denoiser():
     # The untrained denoiser outputs 0 (zero-initialised last layer), so the expected bound is
     # closed form: 0.5 D (g1 - g0) + prior KL + 0.5 D (1 + g0 + log 2 pi) per example.
     task, params, state = _task("ddpm_linear")
-    x = diffusion.ring_sample(jax.random.key(2), 128)
     g0, g1 = dm.DDPM_GAMMA_MIN, dm.DDPM_GAMMA_MAX
-    truth = np.mean(0.5 * 2 * (g1 - g0) + jax.vmap(dm.prior_kl, (0, None))(x, g1)
-                    + 0.5 * 2 * (1 + g0 + dm.LOG2PI))
-    keys = jax.random.split(jax.random.key(3), 100)
-    est = jax.jit(jax.vmap(
-        lambda k: task.loss(params, state, {"x": x}, key=k, step=0, hparams={})[0]))(keys)
-    assert abs(float(est.mean()) - truth) < 5 * float(est.std()) / np.sqrt(len(est))
-    # With the exact eps-prediction the bound is the data entropy up to the endpoint gap
-    # (reconstruction at sigma_0 = 0.01 vs component std 0.1: ~0.01 nats).
     gamma = functools.partial(dm.ddpm_linear_gamma, {})
-    xb = diffusion.ring_sample(jax.random.key(4), 4000)
-    kt, ke, k0 = jax.random.split(jax.random.key(5), 3)
-    t = jax.random.uniform(kt, (4000,))
 
-    def one(x, t, ke, k0):
+    def one(x, t, ke, k0):  # one-draw bound with the exact eps-prediction
         g_t, dg_t = jax.jvp(gamma, (t,), (jnp.ones(()),))
         l = dm.diffusion_loss(_true_eps, x, g_t, dg_t, jax.random.normal(ke, (2,)))
         return l + dm.prior_kl(x, g1) + dm.gaussian_recon(x, g0, jax.random.normal(k0, (2,)))
 
-    b = jax.jit(jax.vmap(one))(xb, t, jax.random.split(ke, 4000), jax.random.split(k0, 4000))
-    entropy = -float(jnp.mean(diffusion.ring_log_density(xb)))  # same x: common noise
-    gap = float(b.mean()) - entropy
-    assert -5 * float(b.std()) / np.sqrt(4000) < gap < 0.03 + 5 * float(b.std()) / np.sqrt(4000)
+    @_jit  # one compiled program: compiles, not arithmetic, are this test's cost
+    def run():
+        x = diffusion.ring_sample(jax.random.key(2), 128)
+        truth = jnp.mean(0.5 * 2 * (g1 - g0) + jax.vmap(dm.prior_kl, (0, None))(x, g1)
+                         + 0.5 * 2 * (1 + g0 + dm.LOG2PI))
+        est = jax.vmap(lambda k: task.loss(params, state, {"x": x}, key=k, step=0,
+                                           hparams={})[0])(jax.random.split(jax.random.key(3), 100))
+        xb = diffusion.ring_sample(jax.random.key(4), 4000)
+        kt, ke, k0 = jax.random.split(jax.random.key(5), 3)
+        b = jax.vmap(one)(xb, jax.random.uniform(kt, (4000,)), jax.random.split(ke, 4000),
+                          jax.random.split(k0, 4000))
+        return truth, est, b, -jnp.mean(diffusion.ring_log_density(xb))
+
+    truth, est, b, entropy = (np.asarray(a, np.float64) for a in run())
+    assert abs(est.mean() - truth) < 5 * est.std() / np.sqrt(len(est))
+    # With the exact eps-prediction the bound is the data entropy up to the endpoint gap
+    # (reconstruction at sigma_0 = 0.01 vs component std 0.1: ~0.01 nats); the entropy is
+    # estimated on the same x (common noise).
+    gap = b.mean() - entropy
+    assert -5 * b.std() / np.sqrt(len(b)) < gap < 0.03 + 5 * b.std() / np.sqrt(len(b))
 
 
 def test_bound_depends_on_the_schedule_only_through_its_endpoints():
@@ -121,7 +126,7 @@ def test_bound_depends_on_the_schedule_only_through_its_endpoints():
     params["denoiser"] = jax.tree.map(
         lambda a: a + 0.5 * jax.random.normal(jax.random.key(8), a.shape), params["denoiser"])
     x = diffusion.ring_sample(jax.random.key(9), 256)
-    own, (lin, lin_diff) = jax.jit(lambda p: (
+    own, (lin, lin_diff) = _jit(lambda p: (
         task.vlb_estimates(p, x, jax.random.key(10), 64)[0],
         task.vlb_estimates(p, x, jax.random.key(11), 64, "linear")))(params)
     # Per-example means: the difference of two independent estimates on the same x.
@@ -134,9 +139,24 @@ def test_bound_depends_on_the_schedule_only_through_its_endpoints():
     assert abs(float(lin_diff.mean()) - zero) > 20 * float(lin_diff.std()) / np.sqrt(256 * 64)
 
 
+def test_windowed_discrete_decoder_is_exact_in_value_and_gradient():
+    # gamma_0 = -9 takes the 33-level window, -6 the full 256-level sum (and the window alone
+    # would miss ~e^-3 of the mass there): both must equal the full sum, value and derivative.
+    k, x = dm.encode_bytes(jax.random.randint(jax.random.key(0), (64,), 0, 256) / 255.0)
+    eps0 = jax.random.normal(jax.random.key(1), (64,))
+
+    def both(g0):
+        f = lambda g, w: dm.discrete_recon(k, x, g, eps0, window=w)  # noqa: E731
+        return (jax.value_and_grad(f)(g0, 16), jax.value_and_grad(f)(g0, 0))
+
+    (v, g), (v_full, g_full) = _jit(jax.vmap(both))(jnp.array([-9.0, -6.0]))
+    np.testing.assert_allclose(v, v_full, rtol=1e-5)
+    np.testing.assert_allclose(g, g_full, rtol=1e-4)
+
+
 def test_ancestral_sampler_with_exact_denoiser_recovers_the_ring():
     gamma = functools.partial(dm.ddpm_linear_gamma, {})
-    z0 = jax.jit(jax.vmap(lambda k: dm.ancestral_sample(_true_eps, gamma, k, (2,), 200)))(
+    z0 = _jit(jax.vmap(lambda k: dm.ancestral_sample(_true_eps, gamma, k, (2,), 200)))(
         jax.random.split(jax.random.key(6), 1000))
     x = z0 / dm.alpha_sigma(gamma(0.0))[0]
     logp = diffusion.ring_log_density(x)
@@ -162,8 +182,8 @@ def test_learned_schedule_gradient_flows_only_through_xt():
         xt = jax.lax.stop_gradient(xt) if stop else xt
         return jnp.sum((eps - net.apply(pn, xt, t)) ** 2)
 
-    full = jax.tree.leaves(jax.jit(jax.grad(mse), static_argnums=1)(ps, False))
-    cut = jax.tree.leaves(jax.jit(jax.grad(mse), static_argnums=1)(ps, True))
+    full = jax.tree.leaves(_jit(jax.grad(mse), static_argnums=1)(ps, False))
+    cut = jax.tree.leaves(_jit(jax.grad(mse), static_argnums=1)(ps, True))
     assert max(float(jnp.max(jnp.abs(g))) for g in full) > 1e-4
     assert all(float(jnp.max(jnp.abs(g))) == 0.0 for g in cut)
 
@@ -174,7 +194,7 @@ def test_variance_gradient_is_two_l_dl_for_the_shape_and_plain_for_the_rest():
         lambda a: a + 0.1 * jax.random.normal(jax.random.key(2), a.shape), params["denoiser"])
     x, t, key = jnp.array([0.7, -1.3]), jnp.float32(0.4), jax.random.key(3)
     bound_task, _, _ = _task("learned", schedule_grad="bound")
-    g_var, g_l, g_l2 = jax.jit(lambda p: (
+    g_var, g_l, g_l2 = _jit(lambda p: (
         jax.grad(lambda p: task.example_terms(p, x, t, key)[0])(p),
         jax.grad(lambda p: bound_task.example_terms(p, x, t, key)[0])(p),
         jax.grad(lambda p: bound_task.example_terms(p, x, t, key)[0] ** 2)(p)))(params)
@@ -211,8 +231,7 @@ def test_mnist_quick_config_end_to_end(tmp_path):
     assert (tmp_path / "samples.png").stat().st_size > 1000
 
 
-@pytest.mark.slow  # FAILS in the full default run (one assertion on the learned schedule's
-# bound/variance did not hold there); ~60 s CPU. Kept out of the default run; issue 7 stays open.
+@pytest.mark.slow  # ~90 s CPU (three trainings and their compiles): over the default budget.
 def test_schedule_figure_quick(tmp_path):
     from experiments.figures import diffusion_schedules
     from experiments.figures.__main__ import load_config
@@ -227,4 +246,6 @@ def test_schedule_figure_quick(tmp_path):
     # Paired bound differences (common draws): learned is not worse than either fixed schedule.
     for s in ("ddpm_linear", "linear"):
         assert n[f"learned_minus_{s}_bound"] < 5 * n[f"learned_minus_{s}_bound_se"]
-    assert all(f.stat().st_size > 1000 for f in res.files)
+    png, csv = res.files
+    assert png.stat().st_size > 1000
+    assert len(csv.read_text().strip().splitlines()) == 1 + 3  # header + one row per schedule
