@@ -4,6 +4,8 @@ import pathlib
 
 import jax
 
+import rgrad  # noqa: F401  (process-wide XLA workaround; before any JAX computation)
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 _SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
