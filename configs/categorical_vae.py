@@ -75,10 +75,8 @@ def get_config(arg=None):
         c.model.dec_hidden = (64,)
         c.anneal_rate = 1e-3
         c.anneal_every = 50
-        c.eval.num_examples = 100
-        c.eval.num_samples = 2
-        c.eval.final_num_examples = 200
-        c.eval.final_num_samples = 2
+        c.eval.num_examples = c.eval.final_num_examples = 100  # one compile of the bounds
+        c.eval.num_samples = c.eval.final_num_samples = 2
         c.eval.grad_batch = 16
         c.eval.grad_draws = 8
     return c

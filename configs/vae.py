@@ -69,10 +69,8 @@ def get_config(arg=None):
         c.model.enc_hidden = (64,)
         c.model.dec_hidden = (64,)
         c.model.latent = 8
-        c.eval.num_samples = 10
-        c.eval.num_examples = 100
-        c.eval.final_num_samples = 50
-        c.eval.final_num_examples = 100
+        c.eval.num_samples = c.eval.final_num_samples = 50  # one compile of the bounds
+        c.eval.num_examples = c.eval.final_num_examples = 100
     elif variant == "flax":
         c.data.binarize = "static"
         c.data.name = "binarized_mnist"
