@@ -19,7 +19,6 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from rgrad import data as rdata
 from rgrad import samplers
@@ -71,16 +70,7 @@ def log_lik(logits, y):  # [10], [] -> []
 class StochAttentionTask(Task):
     def __init__(self, config, arrays=None):
         super().__init__(config)
-        if arrays is None:
-            d = config.data
-            train, _ = rdata.load_with_fallback(d.name, "train", d.data_dir or None, d.download)
-            test, _ = rdata.load_with_fallback(d.name, "test", d.data_dir or None, d.download)
-            arrays = (train.images, train.labels, test.images, test.labels)
-        tx, ty, vx, vy = arrays
-        n = config.data.max_train or len(tx)
-        self.train = {"x": np.asarray(tx[:n], np.float32), "y": np.asarray(ty[:n], np.int32)}
-        m = config.eval.num_examples or len(vx)
-        self.test_x, self.test_y = np.asarray(vx[:m], np.float32), np.asarray(vy[:m], np.int32)
+        self.train, self.test_x, self.test_y = rdata.labelled_splits(config, arrays)
         self.model = RowAttention(config.model.hidden, config.model.init_log_scale)
         self.stochastic = config.attention == "stochastic"
         self._eval_jit = jax.jit(self._eval)

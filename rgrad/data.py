@@ -306,3 +306,22 @@ def load_with_fallback(name: str, split: str, root=None, download=True) -> tuple
         print(f"[rgrad.data] {e}\n[rgrad.data] falling back to sklearn_digits (8x8 digits "
               "upsampled to 28x28), which ships with scikit-learn.")
         return load_sklearn_digits(split), "sklearn_digits"
+
+
+def labelled_splits(config, arrays=None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """``({"x", "y"} train, test_x, test_y)`` of a labelled image dataset for a task.
+
+    Reads ``config.data`` (``name``, ``data_dir``, ``download``, ``max_train``: 0 = all) and
+    ``config.eval.num_examples`` (test rows kept, 0 = all), or takes ``arrays`` =
+    (train_x, train_y, test_x, test_y) instead of loading.
+    """
+    d = config.data
+    if arrays is None:
+        train, _ = load_with_fallback(d.name, "train", d.data_dir or None, d.download)
+        test, _ = load_with_fallback(d.name, "test", d.data_dir or None, d.download)
+        arrays = (train.images, train.labels, test.images, test.labels)
+    tx, ty, vx, vy = arrays
+    n = d.max_train or len(tx)
+    m = config.eval.num_examples or len(vx)
+    train = {"x": np.asarray(tx[:n], np.float32), "y": np.asarray(ty[:n], np.int32)}
+    return train, np.asarray(vx[:m], np.float32), np.asarray(vy[:m], np.int32)
