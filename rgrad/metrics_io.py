@@ -60,9 +60,7 @@ class MetricWriter:
         summary = {"members": [{**m, "metrics": _floats(r)}
                                for m, r in zip(member_list, per_member, strict=True)],
                    "summary": summarize(per_member, member_list)}
-        tmp = self.workdir / "final_metrics.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(self.workdir / "final_metrics.json")
+        write_json_atomic(self.workdir / "final_metrics.json", summary)
         self.note("final: " + format_summary(summary["summary"]))
         return summary
 
@@ -70,6 +68,13 @@ class MetricWriter:
         self._bar.close()
         self._jsonl.close()
         self._tb.close()
+
+
+def write_json_atomic(path: pathlib.Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.replace(path)
 
 
 def summarize(per_member: list[dict[str, float]], member_list) -> list[dict[str, Any]]:

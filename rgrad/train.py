@@ -13,7 +13,9 @@ rerun with the same command resumes from its last checkpoint and ends with the s
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import pathlib
 import time
 from collections.abc import Callable
@@ -32,6 +34,47 @@ from rgrad.task import Task
 
 class NonFiniteError(FloatingPointError):
     """The loss or the gradient became NaN/inf; the last good checkpoint is left intact."""
+
+
+class ResumeMismatchError(ValueError):
+    """A workdir's checkpoints were trained on other data than this process loaded."""
+
+
+def data_fingerprint(data) -> dict[str, Any] | None:
+    """Shapes, dtypes and a BLAKE2 digest of the training data (``task.dataset()``), or None."""
+    if data is None:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    leaves = []
+    for path, leaf in jax.tree_util.tree_leaves_with_path(data):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(jax.tree_util.keystr(path).encode() + f" {a.dtype} {a.shape}".encode())
+        h.update(a.data)
+        leaves.append({"path": jax.tree_util.keystr(path), "shape": list(a.shape),
+                       "dtype": str(a.dtype)})
+    return {"digest": h.hexdigest(), "leaves": leaves}
+
+
+def _check_resume_data(workdir: pathlib.Path, fingerprint, resuming: bool) -> None:
+    """Refuse to resume checkpoints on data other than they were trained on.
+
+    The fingerprint is written to ``data.json`` at a run's start. On resume a different
+    fingerprint (e.g. the data dir was not found and the task fell back to other data, or
+    ``data.max_train`` changed) raises before anything in the workdir is touched.
+    """
+    path = workdir / "data.json"
+    if resuming and path.exists() and fingerprint is not None:
+        old = json.loads(path.read_text())
+        if old["digest"] != fingerprint["digest"]:
+            shapes = lambda f: ", ".join(f"{x['path']} {x['shape']}" for x in f["leaves"])  # noqa: E731
+            raise ResumeMismatchError(
+                f"{workdir} holds checkpoints trained on other data ({shapes(old)}, digest "
+                f"{old['digest'][:12]}) than this process loaded ({shapes(fingerprint)}, digest "
+                f"{fingerprint['digest'][:12]}); nothing was changed. Point the data setting "
+                "(RGRAD_DATA_DIR or --config.data.data_dir) at the data the run started with, "
+                "or use a new --workdir.")
+    if fingerprint is not None and not (resuming and path.exists()):
+        metrics_io.write_json_atomic(path, fingerprint)
 
 
 class TrainState(NamedTuple):
@@ -245,6 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     _check_intervals(config)
 
     data = task.dataset()
+    fingerprint = data_fingerprint(data)
     steps_per_epoch = None
     if data is not None:
         n = jax.tree.leaves(data)[0].shape[0]
@@ -266,6 +310,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     ts = init_members(task, tx, config, member_list)
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
+    _check_resume_data(workdir, fingerprint, resuming=ckpt.latest_step() is not None)
     ts = shard_members(ckpt.restore_or(ts))
     start = int(jax.device_get(ts.step[0]))
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))

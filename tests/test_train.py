@@ -98,6 +98,29 @@ def test_resume_after_kill_is_bit_identical(tmp_path, monkeypatch):
             == metrics_io.read_metrics(tmp_path / "full"))
 
 
+class ShiftedRegression(Regression):
+    """The same task on other data: what a resume after a data fallback would see."""
+
+    def dataset(self):
+        d = super().dataset()
+        return {"x": d["x"][:128], "y": d["y"][:128] + 1.0}
+
+
+def test_resume_on_other_data_is_refused_and_changes_nothing(tmp_path):
+    c = regression_config(num_steps=40)
+    run(c, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    longer = regression_config(num_steps=60)
+    with pytest.raises(train.ResumeMismatchError, match=r"other data.*\[128, 3\].*RGRAD_DATA_DIR"):
+        train.train_and_evaluate(longer, tmp_path, task=ShiftedRegression(longer), progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) \
+        == ["20", "40"]
+    # The same data resumes.
+    out = run(longer, tmp_path)
+    assert out["members"][0]["metrics"]["count"] == 60
+
+
 def test_nan_guard_names_step_and_keeps_checkpoint(tmp_path):
     c = regression_config(nan_at=47)
     with pytest.raises(train.NonFiniteError, match=r"non-finite loss at step 47"):
