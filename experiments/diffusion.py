@@ -38,28 +38,56 @@ FIXED = {"ddpm_linear": dm.ddpm_linear_gamma, "cosine": dm.cosine_gamma,
 
 
 class Denoiser(nn.Module):
-    """Residual MLP eps_theta(x_t, c) with a sinusoidal embedding of c in [0, 1]; [D], () -> [D].
+    """eps_theta(z_t, gamma_t): a residual MLP F with a sinusoidal embedding of the noise level.
 
-    c is the normalised gamma_t (:func:`rgrad.diffusion.normalise_gamma`), embedded like VDM's
-    1000 c.
+    F sees the normalised gamma_t (:func:`rgrad.diffusion.normalise_gamma`, embedded like VDM's
+    1000 c), not t. With ``data_rms > 0`` the output is preconditioned (EDM-style, for eps):
+    eps_hat = c_skip z + c_out F(c_in z), with c_skip z = E[eps | z] and c_out^2 its residual
+    variance when x has per-coordinate second moment ``data_rms``^2:
+
+        v = alpha^2 rms^2 + sigma^2,  c_in = v^-1/2,  c_skip = sigma / v,  c_out = alpha rms v^-1/2.
+
+    Without it, an MLP narrower than the data (512 < 784 on MNIST) cannot even pass the noise
+    through at high noise levels, where eps_hat ~ z is nearly the answer. ``data_rms = 0``: the
+    plain network, eps_hat = F(z).
+    ``pixel_hidden > 0`` adds a per-coordinate path: one small MLP, shared by all coordinates,
+    of each coordinate's z_i, the global network's output there and the noise embedding. At low
+    noise eps is nearly an affine function of each z_i alone, slope 1/sigma; through the global
+    MLP's 512-wide bottleneck that map cannot be represented for 784 pixels, per pixel it is
+    one unit's work.
     """
 
     hidden: int
     depth: int
     out: int
     emb_dim: int = 32
+    data_rms: float = 0.0
+    pixel_hidden: int = 0
 
     @nn.compact
-    def __call__(self, x, t):
+    def __call__(self, z, gamma):
+        c = dm.normalise_gamma(gamma)
         half = self.emb_dim // 2
         freqs = jnp.exp(-np.log(10000.0) * jnp.arange(half) / half)
-        emb = jnp.concatenate([jnp.sin(1000.0 * t * freqs), jnp.cos(1000.0 * t * freqs)])
+        emb = jnp.concatenate([jnp.sin(1000.0 * c * freqs), jnp.cos(1000.0 * c * freqs)])
+        if self.data_rms:
+            alpha, sigma = dm.alpha_sigma(gamma)
+            v = alpha**2 * self.data_rms**2 + sigma**2
+            c_in, c_skip, c_out = jax.lax.rsqrt(v), sigma / v, alpha * self.data_rms / jnp.sqrt(v)
+        else:
+            c_in, c_skip, c_out = 1.0, 0.0, 1.0
         e = nn.silu(nn.Dense(self.hidden)(emb))
-        h = nn.Dense(self.hidden)(x)
+        h = nn.Dense(self.hidden)(c_in * z)
         for _ in range(self.depth):
             r = nn.Dense(self.hidden)(nn.silu(nn.LayerNorm()(h))) + nn.Dense(self.hidden)(e)
             h = h + nn.Dense(self.hidden)(nn.silu(r))
-        return nn.Dense(self.out, kernel_init=nn.initializers.zeros)(nn.silu(nn.LayerNorm()(h)))
+        f = nn.Dense(self.out, kernel_init=nn.initializers.zeros)(nn.silu(nn.LayerNorm()(h)))
+        if self.pixel_hidden:  # the same small MLP on every coordinate (a 1x1 convolution)
+            p = nn.Dense(self.pixel_hidden)(jnp.stack([c_in * z, f], -1))
+            p = p + nn.Dense(self.pixel_hidden)(emb)[None, :]
+            p = nn.Dense(self.pixel_hidden)(nn.silu(p))
+            f = f + nn.Dense(1, kernel_init=nn.initializers.zeros)(nn.silu(p))[:, 0]
+        return c_skip * z + c_out * f
 
 
 # ============================================================================================
@@ -101,7 +129,6 @@ class DiffusionTask(Task):
         m = config.model
         self.image = config.data.name == "mnist"
         self.dim = 784 if self.image else 2
-        self.denoiser = Denoiser(m.hidden, m.depth, self.dim)
         self.learned = config.schedule == "learned"
         self.sched = dm.LearnedGamma(m.schedule_hidden)
         if self.image:
@@ -114,6 +141,13 @@ class DiffusionTask(Task):
             self.test_x = test.images[np.random.default_rng(0).permutation(len(test.images))]
         else:
             self.test_x = np.asarray(ring_sample(jax.random.key(12345), 4096))
+        rms = 0.0
+        if m.precondition:  # root mean square of the data the diffusion acts on
+            xs = (self.train_x[:10000] if self.image
+                  else np.asarray(ring_sample(jax.random.key(1), 10000)))
+            rms = float(np.sqrt(np.mean(np.asarray(jax.vmap(self.encode)(xs)[1]) ** 2)))
+        self.denoiser = Denoiser(m.hidden, m.depth, self.dim, data_rms=rms,
+                                 pixel_hidden=m.pixel_hidden)
         # Without XLA:CPU's YNNPACK fusions, which return garbage here (see dm.NO_YNN_FUSION).
         self._eval = jax.jit(self.eval_stats, static_argnums=(3, 4),
                              compiler_options=dm.NO_YNN_FUSION)
@@ -151,7 +185,7 @@ class DiffusionTask(Task):
 
     def eps_fn(self, params):
         """(x_t, gamma_t) -> eps_hat of one example."""
-        return lambda z, g: self.denoiser.apply(params["denoiser"], z, dm.normalise_gamma(g))
+        return functools.partial(self.denoiser.apply, params["denoiser"])
 
     def optimizer(self, schedule):
         tx = super().optimizer(schedule)
@@ -201,7 +235,7 @@ class DiffusionTask(Task):
             xc, eps = consts
             lo, hi = ends
             g_t, dg_t = lo + (hi - lo) * s, (hi - lo) * ds
-            eps_fn = lambda z, g: self.denoiser.apply(den, z, dm.normalise_gamma(g))  # noqa: E731
+            eps_fn = functools.partial(self.denoiser.apply, den)
             if objective == "simple":
                 xt = dm.q_sample(xc, g_t, eps)
                 return jnp.sum((eps - eps_fn(xt, g_t)) ** 2)
