@@ -42,7 +42,7 @@ def test_elbo_gradient_is_unbiased_for_the_exact_gaussian_case():
     mu, tau = jnp.array([0.3, -1.0, 2.0]), jnp.array([0.5, 1.0, 2.0])
     task.model = task.model._replace(log_joint=lambda w: -0.5 * jnp.sum(((w - mu) / tau) ** 2))
     params = {"mean": jnp.zeros(3), "log_scale": jnp.log(jnp.array([0.2, 0.5, 1.0]))}
-    g = jax.vmap(lambda k: jax.grad(task.elbo)(params, k, 1)["mean"])(
+    g = jax.jit(jax.vmap(lambda k: jax.grad(task.elbo)(params, k, 1)["mean"]))(
         jax.random.split(jax.random.key(0), 4000))
     exact = np.asarray((mu - params["mean"]) / tau**2)
     se = np.asarray(g.std(0)) / np.sqrt(g.shape[0])

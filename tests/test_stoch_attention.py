@@ -27,7 +27,8 @@ def test_attention_weights_are_logistic_normal_draws():
     _, mu = model.apply(params, x, method=sa.RowAttention.features)
     tril = model.apply(params, method=sa.RowAttention.scale_tril)
     n = 4000
-    w = jax.vmap(lambda k: model.apply(params, x, k)[1])(jax.random.split(jax.random.key(2), n))
+    w = jax.jit(jax.vmap(lambda k: model.apply(params, x, k)[1]))(
+        jax.random.split(jax.random.key(2), n))
     assert w.shape == (n, sa.T)
     np.testing.assert_allclose(np.asarray(w.sum(-1)), 1.0, rtol=1e-5)
     # log(w_t / w_0) = z_t - z_0 is Gaussian with mean mu_t - mu_0 and variance

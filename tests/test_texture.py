@@ -22,7 +22,7 @@ def mean_image(p):  # E I(x) = exp(-|omega|^2 sigma^2 / 2) sin(omega . x + phi),
 
 def test_render_mean_matches_closed_form():
     keys = jax.random.split(jax.random.key(0), 4000)
-    imgs = jax.vmap(lambda k: texture.render(PARAMS, SIZE, key=k))(keys)
+    imgs = jax.jit(jax.vmap(lambda k: texture.render(PARAMS, SIZE, key=k)))(keys)
     assert imgs.shape == (4000, SIZE, SIZE)
     z = (imgs.mean(0) - mean_image(PARAMS)) / (imgs.std(0) / np.sqrt(4000))
     assert float(jnp.max(jnp.abs(z))) < 5
@@ -35,7 +35,8 @@ def test_pathwise_gradient_matches_closed_form():
         return jnp.sum(w * texture.render(p, SIZE, key=k))
 
     exact = jax.grad(lambda p: jnp.sum(w * mean_image(p)))(PARAMS)
-    g = jax.vmap(lambda k: jax.grad(mc)(PARAMS, k))(jax.random.split(jax.random.key(2), 4000))
+    g = jax.jit(jax.vmap(lambda k: jax.grad(mc)(PARAMS, k)))(
+        jax.random.split(jax.random.key(2), 4000))
     for name in PARAMS:
         se = np.asarray(g[name].std(0)) / np.sqrt(4000)
         assert np.all(np.abs(np.asarray(g[name].mean(0) - exact[name])) < 5 * se + 1e-6), name

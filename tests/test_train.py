@@ -199,14 +199,22 @@ def test_bad_data_dir_is_a_clear_error(tmp_path):
 
 
 MULTI_DEVICE = """
-import jax, sys
-from configs import vae
+import sys
+import jax
+sys.path.insert(0, "tests")
+from test_train import Regression, regression_config
 from rgrad import train
-c = vae.get_config("quick"); c.num_steps = 50; c.num_seeds = 2; c.checkpoint_every = 50
-c.artifacts = False
-out = train.train_and_evaluate(c, sys.argv[1], progress=False)
-assert jax.device_count() == 2, jax.devices()
-ms = [m["metrics"]["test_elbo"] for m in out["members"]]
+shard = train.shard_members
+devices_used = []
+def spy(ts):
+    out = shard(ts)
+    devices_used.append(len(jax.tree.leaves(out)[0].sharding.device_set))
+    return out
+train.shard_members = spy
+c = regression_config(num_seeds=2)
+out = train.train_and_evaluate(c, sys.argv[1], task=Regression(c), progress=False)
+assert jax.device_count() == 2 and devices_used == [2], (jax.devices(), devices_used)
+ms = [m["metrics"]["w_err"] for m in out["members"]]
 assert ms[0] != ms[1], ms
 print("OK", out["compilations"], ms)
 """

@@ -31,7 +31,7 @@ def _grads(config_overrides, n_keys):
         return jax.grad(lambda p: task.loss(p, state, {"x": x}, key=key, step=0,
                                             hparams={"kl_weight": 1.0})[0])(params)
 
-    g = jax.vmap(grad)(jax.random.split(jax.random.key(1), n_keys))
+    g = jax.jit(jax.vmap(grad))(jax.random.split(jax.random.key(1), n_keys))
     return g["params"]["encoder"]["Dense_0"]["kernel"]
 
 
