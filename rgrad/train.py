@@ -63,18 +63,20 @@ def _check_resume_data(workdir: pathlib.Path, fingerprint, resuming: bool) -> No
     ``data.max_train`` changed) raises before anything in the workdir is touched.
     """
     path = workdir / "data.json"
-    if resuming and path.exists() and fingerprint is not None:
-        old = json.loads(path.read_text())
-        if old["digest"] != fingerprint["digest"]:
-            shapes = lambda f: ", ".join(f"{x['path']} {x['shape']}" for x in f["leaves"])  # noqa: E731
-            raise ResumeMismatchError(
-                f"{workdir} holds checkpoints trained on other data ({shapes(old)}, digest "
-                f"{old['digest'][:12]}) than this process loaded ({shapes(fingerprint)}, digest "
-                f"{fingerprint['digest'][:12]}); nothing was changed. Point the data setting "
-                "(RGRAD_DATA_DIR or --config.data.data_dir) at the data the run started with, "
-                "or use a new --workdir.")
-    if fingerprint is not None and not (resuming and path.exists()):
+    if fingerprint is None:
+        return
+    if not (resuming and path.exists()):  # a new run (or one from before data.json existed)
         metrics_io.write_json_atomic(path, fingerprint)
+        return
+    old = json.loads(path.read_text())
+    if old["digest"] != fingerprint["digest"]:
+        shapes = lambda f: ", ".join(f"{x['path']} {x['shape']}" for x in f["leaves"])  # noqa: E731
+        raise ResumeMismatchError(
+            f"{workdir} holds checkpoints trained on other data ({shapes(old)}, digest "
+            f"{old['digest'][:12]}) than this process loaded ({shapes(fingerprint)}, digest "
+            f"{fingerprint['digest'][:12]}); nothing was changed. Point the data setting "
+            "(RGRAD_DATA_DIR or --config.data.data_dir) at the data the run started with, "
+            "or use a new --workdir.")
 
 
 class TrainState(NamedTuple):
