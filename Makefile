@@ -3,8 +3,6 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-DATA    ?= $(or $(RGRAD_DATA_DIR),$(wildcard ../shared/data))
-export RGRAD_DATA_DIR := $(DATA)
 
 .PHONY: install run test test-slow lint bench figures clean
 
