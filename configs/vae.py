@@ -16,6 +16,8 @@ Variants (``--config=configs/vae.py:VARIANT``):
              9.84M steps, about 5 h at 540 steps/s on an idle 2-core CPU: run it in resumable
              pieces (rerun the same command); BENCHMARKS.md records how far it got.
     iwae_k50 as iwae with the importance-weighted bound, k=50 (published IWAE: 84.78).
+             Each step decodes 1000 samples: 42-50 steps/s on a 2-core CPU, so the
+             9.84M steps take ~60 h there; run it on an accelerator.
 Estimators: --config.estimator=score_function --config.baseline=none|moving_average|rloo.
 """
 
