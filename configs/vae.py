@@ -99,11 +99,19 @@ def get_config(arg=None):
 
 
 def sweep(add, arg=None):
-    """The estimator comparison: pathwise vs score-function with each baseline.
+    """The estimator comparison; for the ``iwae`` variants, the IWAE paper's two objectives.
 
-    python -m experiments.sweep --config=configs/vae.py:quick --workdir=runs/vae_estimators
+    Estimators, pathwise vs score-function with each baseline:
+        python -m experiments.sweep --config=configs/vae.py:quick --workdir=runs/vae_estimators
+    Burda et al. (2016) Table 1's one-stochastic-layer rows, VAE (ELBO) vs IWAE (k=50), here
+    at the first four lr stages (40 epochs; drop the override for the paper's 3280):
+        python -m experiments.sweep --config=configs/vae.py:iwae --config.num_epochs=40 \
+            --workdir=runs/vae_table1_e40
     """
-    del arg
+    if arg in ("iwae", "iwae_k50"):
+        add(objective="elbo", num_samples=1)
+        add(objective="iwae", num_samples=50)
+        return
     add(estimator="pathwise")
     for baseline in ("none", "moving_average"):
         add(estimator="score_function", baseline=baseline)

@@ -170,6 +170,20 @@ def test_sweep_skips_finished_points(tmp_path, monkeypatch):
         sweep.run_sweep(c, tmp_path, [{"no_such_field": 1}])
 
 
+def test_config_file_sweeps_apply_to_their_variants():
+    """A config's own sweep() names real fields; vae.py's iwae variants sweep Table 1's rows."""
+    from configs import vae
+
+    assert sweep.config_sweep(f"{ROOT}/configs/vae.py:iwae") == [
+        {"objective": "elbo", "num_samples": 1}, {"objective": "iwae", "num_samples": 50}]
+    for arg in ("quick", "iwae"):
+        points = sweep.config_sweep(f"{ROOT}/configs/vae.py:{arg}")
+        for point in points:
+            c = vae.get_config(arg)
+            c.update_from_flattened_dict(point)  # raises on an unknown field or a wrong type
+    assert len(sweep.config_sweep(f"{ROOT}/configs/vae.py:quick")) == 4  # the estimators
+
+
 def test_parse_sweep_grid():
     assert train.parse_sweep("a=1,2;b=x") == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
     with pytest.raises(ValueError, match="name=v1,v2"):
