@@ -18,6 +18,7 @@ Variants (``--config=configs/vae.py:VARIANT``):
     iwae_k50 as iwae with the importance-weighted bound, k=50 (published IWAE: 84.78).
              Each step decodes 1000 samples: 42-50 steps/s on a 2-core CPU, so the
              9.84M steps take ~60 h there; run it on an accelerator.
+             The two objectives side by side at a short budget: see sweep() below.
 Estimators: --config.estimator=score_function --config.baseline=none|moving_average|rloo.
 """
 
