@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint bench figures clean
+.PHONY: install run test test-slow lint bench figures clean snapshot resume
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -34,3 +34,28 @@ figures: $(STAMP)
 
 clean:
 	rm -rf runs figures_out .pytest_cache
+
+# Paper runs longer than one machine's life (the IWAE reproduction: ~4 h on 2 CPU cores).
+# `make snapshot` copies the latest finished checkpoint of runs/$(RUN), with the run's config,
+# data digest and metrics, to snapshots/$(RUN) (committed, ~5 MB); on a new checkout
+# `make resume` restores it into runs/$(RUN) and continues the run with $(CONFIG). The data
+# dir must hold the data the run started with (RGRAD_DATA_DIR), or the loop refuses to resume.
+RUN    ?= vae_iwae
+CONFIG ?= configs/vae.py:iwae
+
+snapshot:
+	@last=$$(ls runs/$(RUN)/checkpoints 2>/dev/null | grep -E '^[0-9]+$$' | sort -n | tail -1); \
+	if [ -z "$$last" ] || [ ! -e runs/$(RUN)/checkpoints/$$last/commit_success.txt ]; then \
+	  echo "runs/$(RUN) has no finished checkpoint to snapshot (set RUN=<run name>)"; exit 1; fi; \
+	tmp=snapshots/.$(RUN).tmp; rm -rf $$tmp && mkdir -p $$tmp/checkpoints && \
+	cp -r runs/$(RUN)/checkpoints/$$last $$tmp/checkpoints/ && \
+	cp runs/$(RUN)/config.json runs/$(RUN)/data.json runs/$(RUN)/metrics.jsonl $$tmp/ && \
+	rm -rf snapshots/$(RUN) && mv $$tmp snapshots/$(RUN) && \
+	echo "snapshots/$(RUN): step $$last of runs/$(RUN); commit it to carry the run on"
+
+resume: $(STAMP)
+	@if [ ! -d runs/$(RUN)/checkpoints ]; then \
+	  if [ ! -d snapshots/$(RUN) ]; then \
+	    echo "neither runs/$(RUN)/checkpoints nor snapshots/$(RUN) exists (set RUN=<run name>)"; exit 1; fi; \
+	  mkdir -p runs && cp -r snapshots/$(RUN) runs/$(RUN) && echo "runs/$(RUN) restored from snapshots/$(RUN)"; fi
+	$(BIN)/python -m experiments.main --config=$(CONFIG) --workdir=runs/$(RUN)
