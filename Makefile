@@ -40,22 +40,24 @@ clean:
 # data digest and metrics, to snapshots/$(RUN) (committed, ~5 MB); on a new checkout
 # `make resume` restores it into runs/$(RUN) and continues the run with $(CONFIG). The data
 # dir must hold the data the run started with (RGRAD_DATA_DIR), or the loop refuses to resume.
-RUN    ?= vae_iwae
-CONFIG ?= configs/vae.py:iwae
+RUN       ?= vae_iwae
+CONFIG    ?= configs/vae.py:iwae
+RUNS      ?= runs
+SNAPSHOTS ?= snapshots
 
 snapshot:
-	@last=$$(ls runs/$(RUN)/checkpoints 2>/dev/null | grep -E '^[0-9]+$$' | sort -n | tail -1); \
-	if [ -z "$$last" ] || [ ! -e runs/$(RUN)/checkpoints/$$last/commit_success.txt ]; then \
-	  echo "runs/$(RUN) has no finished checkpoint to snapshot (set RUN=<run name>)"; exit 1; fi; \
-	tmp=snapshots/.$(RUN).tmp; rm -rf $$tmp && mkdir -p $$tmp/checkpoints && \
-	cp -r runs/$(RUN)/checkpoints/$$last $$tmp/checkpoints/ && \
-	cp runs/$(RUN)/config.json runs/$(RUN)/data.json runs/$(RUN)/metrics.jsonl $$tmp/ && \
-	rm -rf snapshots/$(RUN) && mv $$tmp snapshots/$(RUN) && \
-	echo "snapshots/$(RUN): step $$last of runs/$(RUN); commit it to carry the run on"
+	@last=$$(ls $(RUNS)/$(RUN)/checkpoints 2>/dev/null | grep -E '^[0-9]+$$' | sort -n | tail -1); \
+	if [ -z "$$last" ] || [ ! -e $(RUNS)/$(RUN)/checkpoints/$$last/commit_success.txt ]; then \
+	  echo "$(RUNS)/$(RUN) has no finished checkpoint to snapshot (set RUN=<run name>)"; exit 1; fi; \
+	tmp=$(SNAPSHOTS)/.$(RUN).tmp; rm -rf $$tmp && mkdir -p $$tmp/checkpoints && \
+	cp -r $(RUNS)/$(RUN)/checkpoints/$$last $$tmp/checkpoints/ && \
+	cp $(RUNS)/$(RUN)/config.json $(RUNS)/$(RUN)/data.json $(RUNS)/$(RUN)/metrics.jsonl $$tmp/ && \
+	rm -rf $(SNAPSHOTS)/$(RUN) && mv $$tmp $(SNAPSHOTS)/$(RUN) && \
+	echo "$(SNAPSHOTS)/$(RUN): step $$last of $(RUNS)/$(RUN); commit it to carry the run on"
 
 resume: $(STAMP)
-	@if [ ! -d runs/$(RUN)/checkpoints ]; then \
-	  if [ ! -d snapshots/$(RUN) ]; then \
-	    echo "neither runs/$(RUN)/checkpoints nor snapshots/$(RUN) exists (set RUN=<run name>)"; exit 1; fi; \
-	  mkdir -p runs && cp -r snapshots/$(RUN) runs/$(RUN) && echo "runs/$(RUN) restored from snapshots/$(RUN)"; fi
-	$(BIN)/python -m experiments.main --config=$(CONFIG) --workdir=runs/$(RUN)
+	@if [ ! -d $(RUNS)/$(RUN)/checkpoints ]; then \
+	  if [ ! -d $(SNAPSHOTS)/$(RUN) ]; then \
+	    echo "neither $(RUNS)/$(RUN)/checkpoints nor $(SNAPSHOTS)/$(RUN) exists (set RUN=<run name>)"; exit 1; fi; \
+	  mkdir -p $(RUNS) && cp -r $(SNAPSHOTS)/$(RUN) $(RUNS)/$(RUN) && echo "$(RUNS)/$(RUN) restored from $(SNAPSHOTS)/$(RUN)"; fi
+	$(BIN)/python -m experiments.main --config=$(CONFIG) --workdir=$(RUNS)/$(RUN)

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -210,6 +211,35 @@ def test_bad_data_dir_is_a_clear_error(tmp_path):
     assert r.returncode == 1
     assert "nowhere" in r.stderr and "RGRAD_DATA_DIR" in r.stderr
     assert not (tmp_path / "w" / "final_metrics.json").exists()
+
+
+@pytest.mark.skipif(not shutil.which("make"), reason="needs make")
+def test_make_snapshot_carries_a_run_to_a_new_checkout(tmp_path):
+    """``make snapshot`` then, with the run's workdir gone, ``make resume`` picks the run up."""
+    runs, snaps = tmp_path / "runs", tmp_path / "snapshots"
+    r = _main("--config=configs/vae.py:quick", "--config.num_steps=100", "--config.artifacts=False",
+              f"--workdir={runs / 'q'}")
+    assert r.returncode == 0, r.stderr
+    make = ["make", "-s", "-o", ".venv/.installed", f"BIN={pathlib.Path(sys.executable).parent}",
+            f"RUNS={runs}", f"SNAPSHOTS={snaps}", "RUN=q"]
+    r = subprocess.run([*make, "snapshot"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in (snaps / "q" / "checkpoints").iterdir()) == ["100"]
+    assert {p.name for p in (snaps / "q").iterdir()} == {
+        "checkpoints", "config.json", "data.json", "metrics.jsonl"}
+    shutil.rmtree(runs)
+
+    r = subprocess.run([*make, "resume", "CONFIG=configs/vae.py:quick --config.artifacts=False"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "restored from" in r.stdout and "resumed from checkpoint at step 100" in r.stdout
+    rows = [json.loads(x) for x in (runs / "q" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in rows if x["split"] == "train"] == [50, 100, 150, 200]
+    assert (runs / "q" / "final_metrics.json").exists()
+
+    r = subprocess.run([*make, "RUN=nothing", "snapshot"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "no finished checkpoint" in r.stdout
 
 
 MULTI_DEVICE = """
