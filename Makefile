@@ -59,5 +59,5 @@ resume: $(STAMP)
 	@if [ ! -d $(RUNS)/$(RUN)/checkpoints ]; then \
 	  if [ ! -d $(SNAPSHOTS)/$(RUN) ]; then \
 	    echo "neither $(RUNS)/$(RUN)/checkpoints nor $(SNAPSHOTS)/$(RUN) exists (set RUN=<run name>)"; exit 1; fi; \
-	  mkdir -p $(RUNS) && cp -r $(SNAPSHOTS)/$(RUN) $(RUNS)/$(RUN) && echo "$(RUNS)/$(RUN) restored from $(SNAPSHOTS)/$(RUN)"; fi
+	  mkdir -p $(RUNS)/$(RUN) && cp -r $(SNAPSHOTS)/$(RUN)/. $(RUNS)/$(RUN)/ && echo "$(RUNS)/$(RUN) restored from $(SNAPSHOTS)/$(RUN)"; fi
 	$(BIN)/python -m experiments.main --config=$(CONFIG) --workdir=$(RUNS)/$(RUN)

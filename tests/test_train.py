@@ -228,6 +228,7 @@ def test_make_snapshot_carries_a_run_to_a_new_checkout(tmp_path):
     assert {p.name for p in (snaps / "q").iterdir()} == {
         "checkpoints", "config.json", "data.json", "metrics.jsonl"}
     shutil.rmtree(runs)
+    (runs / "q").mkdir(parents=True)  # a workdir that never reached a checkpoint
 
     r = subprocess.run([*make, "resume", "CONFIG=configs/vae.py:quick --config.artifacts=False"],
                        cwd=ROOT, capture_output=True, text=True, timeout=240)
