@@ -2,7 +2,7 @@
 
 Launch:
     python -m experiments.main --config=configs/bayes_cnn.py --workdir=runs/bcnn_local
-    python -m experiments.bayes_variance_table --config=configs/bayes_cnn.py \
+    python -m experiments.tools.bayes_variance_table --config=configs/bayes_cnn.py \
         --workdirs=local=runs/bcnn_local
 The second command measures the variance of the top layer's gradient under local
 reparameterization, one weight sample per example and one per minibatch, at initialisation and

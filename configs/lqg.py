@@ -13,7 +13,7 @@ Variants (``--config=configs/lqg.py:VARIANT``):
     score_function_b256  score function with 256 rollouts per step (256000 rollouts), lr 0.1:
                     gap about 5%.
     quick           100 pathwise steps, 1 seed: the smoke test.
-Problem: experiments/lqg.py:problem() (n=4, m=2, horizon 30, exploration sigma 0.3).
+Problem: experiments/tasks/lqg.py:problem() (n=4, m=2, horizon 30, exploration sigma 0.3).
 """
 
 from configs import base

@@ -4,7 +4,7 @@ import jax
 import pytest
 
 from configs import bayes_cnn as bayes_cnn_config
-from experiments import bayes_cnn
+from experiments.tasks import bayes_cnn
 from rgrad import train
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from experiments import bench, bench_vae
+from experiments.bench import driver as bench
+from experiments.bench import vae as bench_vae
 
 
 def test_replace_section_keeps_the_rest():

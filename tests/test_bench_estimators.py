@@ -1,7 +1,7 @@
 """Smoke test: the estimators benchmark runs at tiny sizes and reports each estimator."""
 import pytest
 
-from experiments import bench_estimators
+from experiments.bench import estimators as bench_estimators
 
 
 @pytest.mark.slow  # compile-bound (~1 min); `make bench` exercises it

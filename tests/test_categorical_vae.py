@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from configs import categorical_vae as cvae_config
-from experiments import categorical_vae as cvae
+from experiments.tasks import categorical_vae as cvae
 from rgrad import data as rdata
 from rgrad import train
 

@@ -5,8 +5,8 @@ import numpy as np
 
 from configs import causal as cfg
 from configs.figures import causal_counterfactuals as fig_cfg
-from experiments import causal
 from experiments.figures import causal_counterfactuals
+from experiments.tasks import causal
 from rgrad import train
 
 

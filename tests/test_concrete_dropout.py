@@ -3,7 +3,7 @@
 import numpy as np
 
 from configs import concrete_dropout as cd_config
-from experiments import concrete_dropout as cd
+from experiments.tasks import concrete_dropout as cd
 from rgrad import data as rdata
 from rgrad import train
 

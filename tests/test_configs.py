@@ -16,7 +16,7 @@ def test_config_has_docstring_quick_variant_and_locks(name):
     doc = module.__doc__ or ""
     assert "python -m experiments." in doc, f"configs/{name}.py: docstring lacks the command"
     c = module.get_config("quick")
-    assert c.experiment and (ROOT / "experiments" / f"{c.experiment}.py").exists()
+    assert c.experiment and (ROOT / "experiments" / "tasks" / f"{c.experiment}.py").exists()
     c.lock()
     with pytest.raises(AttributeError):
         c.no_such_field = 1

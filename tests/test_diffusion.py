@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from configs import diffusion as diffusion_config
-from experiments import diffusion
+from experiments.tasks import diffusion
 from rgrad import diffusion as dm
 from rgrad import train
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import hvae as hvae_config
-from experiments import hvae
+from experiments.tasks import hvae
 from rgrad import train
 
 

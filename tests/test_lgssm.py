@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import lgssm as lgssm_config
-from experiments import lgssm
+from experiments.tasks import lgssm
 from rgrad import kalman, train
 
 

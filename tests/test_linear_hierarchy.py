@@ -4,7 +4,7 @@ import jax
 import numpy as np
 
 from configs.figures import hierarchy_variance as fig_config
-from experiments import linear_hierarchy as lh
+from experiments.analytic import linear_hierarchy as lh
 from experiments.figures import hierarchy_variance as fig
 
 

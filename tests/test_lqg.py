@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import lqg as lqg_config
-from experiments import lqg as lqg_exp
+from experiments.tasks import lqg as lqg_exp
 from rgrad import lqg, train
 
 T = 30

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import mixture as mixture_config
-from experiments import mixture
+from experiments.tasks import mixture
 from rgrad import train
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import ode_inference as cfg
-from experiments import ode_inference
+from experiments.tasks import ode_inference
 from rgrad import ode, train
 
 

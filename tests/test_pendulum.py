@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import pendulum as pendulum_config
-from experiments import pendulum
+from experiments.tasks import pendulum
 from rgrad import train
 
 

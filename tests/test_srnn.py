@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from configs import srnn as srnn_config
-from experiments import srnn
+from experiments.tasks import srnn
 from rgrad import data as rdata
 from rgrad import train
 

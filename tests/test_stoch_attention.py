@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import stoch_attention as sa_config
-from experiments import stoch_attention as sa
+from experiments.tasks import stoch_attention as sa
 from rgrad import train
 
 

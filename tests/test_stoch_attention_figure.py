@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from configs import stoch_attention as sa_config
-from experiments import stoch_attention as sa
 from experiments.figures import __main__ as figures
 from experiments.figures import stoch_attention as fig
+from experiments.tasks import stoch_attention as sa
 
 
 @pytest.mark.slow  # ~8 s CPU, over the default suite's budget; the figure test below covers it

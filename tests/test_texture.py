@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs.figures import texture_recovery as fig_cfg
-from experiments import texture
 from experiments.figures import texture_recovery
+from experiments.tasks import texture
 
 PARAMS = {"omega": jnp.array([0.35, 0.2]), "phi": jnp.array(1.0),
           "log_sigma": jnp.log(jnp.array(1.5))}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from configs import vae as vae_config
-from experiments import vae
+from experiments.tasks import vae
 from rgrad import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -2,7 +2,8 @@
 
     python -m experiments.figures --only=hierarchy_variance
 
-z2 = mu2 + s2 eps2, z1 = a z2 + c + s1 eps1, f = (z1 - k)^2 (experiments/linear_hierarchy.py).
+z2 = mu2 + s2 eps2, z1 = a z2 + c + s1 eps1, f = (z1 - k)^2
+(experiments/analytic/linear_hierarchy.py).
 Left: the variance of the one-sample upper-layer gradient d f/d mu2, relative to the 4 s2^2 it
 would have if the cost acted on z2 directly, against |a| for several lower-layer noise scales
 s1 (closed form 4 a^2 (a^2 s2^2 + s1^2) / (4 s2^2)). Right: all five gradients' variances

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import bandit
+from experiments.analytic import bandit
 from experiments.figures.common import FigureResult, save_csv
 
 

@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import causal as causal_cfg
-from experiments import causal
 from experiments.figures import trained
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import causal
 
 
 def make(config, outdir) -> FigureResult:

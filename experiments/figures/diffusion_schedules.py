@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import diffusion as diffusion_config
-from experiments import diffusion
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import diffusion
 from rgrad import diffusion as dm
 from rgrad import plotting, train  # noqa: F401  (plotting sets the Agg backend)
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.figures.common import FigureResult, save_csv
-from experiments.vae import bernoulli_log_prob
+from experiments.tasks.vae import bernoulli_log_prob
 from rgrad import surrogate
 from rgrad.relaxed import GumbelSoftmax
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import linear_hierarchy as lh
+from experiments.analytic import linear_hierarchy as lh
 from experiments.figures.common import FigureResult, save_csv
 from rgrad import plotting  # noqa: F401  (sets the Agg backend)
 

@@ -1,6 +1,6 @@
 """Top-layer gradient variance of a Bayesian MLP vs the posterior std, for three estimators.
 
-At the initial parameters of a small Bayesian MLP on MNIST (experiments/bayes_mlp.py), every
+At the initial parameters of a small Bayesian MLP on MNIST (experiments/tasks/bayes_mlp.py), every
 weight's posterior std is set to s, and the variance of the stochastic gradient of the top
 layer's variational parameters is measured over random (minibatch, noise) draws for the local
 reparameterization trick, one weight sample per example, and one per minibatch (Kingma,
@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import bayes_mlp as bayes_mlp_config
-from experiments import bayes_mlp
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import bayes_mlp
 from rgrad import bayes_layers as bl
 from rgrad import plotting  # noqa: F401  (sets the Agg backend)
 

@@ -6,9 +6,9 @@ import jax
 import numpy as np
 
 from configs import ode_inference as ode_cfg
-from experiments import ode_inference
 from experiments.figures import trained
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import ode_inference
 
 # Posterior means reported by the Stan case study (Carpenter, "Predator-Prey Population
 # Dynamics", NUTS): the reference the rates are drawn against.

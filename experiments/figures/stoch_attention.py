@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import stoch_attention as sa_config
-from experiments import stoch_attention as sa
 from experiments.figures import trained
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import stoch_attention as sa
 from rgrad import plotting  # noqa: F401  (sets the Agg backend)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import survival
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import survival
 
 
 def subset(d, frac: float, n: int, rng) -> dict[str, np.ndarray]:

@@ -6,9 +6,9 @@ import jax
 import numpy as np
 
 from configs import texture as texture_cfg
-from experiments import texture
 from experiments.figures import trained
 from experiments.figures.common import FigureResult, save_csv
+from experiments.tasks import texture
 
 
 def make(config, outdir) -> FigureResult:

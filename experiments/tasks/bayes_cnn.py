@@ -4,7 +4,7 @@ Two :class:`rgrad.bayes_layers.BayesConv` layers (5x5, stride 2, ReLU) and a Bay
 top layer, ``[B, 784] -> [B, 28, 28, 1] -> [B, 14, 14, C1] -> [B, 7, 7, C2] -> [B, 10]``.
 Training, evaluation and the top-layer gradient variance under the three estimators (local
 reparameterization, one weight sample per example, one per minibatch) are those of
-:mod:`experiments.bayes_mlp`; only the network differs. In the convolutions, local
+:mod:`experiments.tasks.bayes_mlp`; only the network differs. In the convolutions, local
 reparameterization samples every output pixel independently (the variance conv(x^2, s^2) is
 exact per pixel, the correlations between pixels that share a kernel are dropped), so unlike the
 dense case it is not the per-example estimator in distribution.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from experiments import bayes_mlp
+from experiments.tasks import bayes_mlp
 from rgrad import bayes_layers as bl
 
 

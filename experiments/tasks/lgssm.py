@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.vae import normal_log_prob
+from experiments.tasks.vae import normal_log_prob
 from rgrad import kalman
 from rgrad.task import Task
 

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.vae import MLP, bernoulli_log_prob
+from experiments.tasks.vae import MLP, bernoulli_log_prob
 from rgrad import control_variates as cv
 from rgrad import data as rdata
 from rgrad import diagnostics

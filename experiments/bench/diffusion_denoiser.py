@@ -1,6 +1,6 @@
 """Why the MNIST denoiser is preconditioned and has a per-pixel path: eps-MSE by noise level.
 
-Each variant of :class:`experiments.diffusion.Denoiser` (residual MLP 2x512) is trained with
+Each variant of :class:`experiments.tasks.diffusion.Denoiser` (residual MLP 2x512) is trained with
 DDPM's eps-MSE, gamma ~ U(gamma_min, gamma_max) of DDPM's endpoints, batch 128, Adam 1e-3, on
 MNIST's 8-bit pixels (the data the ``:mnist`` config diffuses). Reported: the per-pixel
 eps-MSE on 512 test digits at fixed noise levels (1 = predicting 0; the mean-image denoiser
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.diffusion import Denoiser
+from experiments.tasks.diffusion import Denoiser
 from rgrad import data as rdata
 from rgrad import diffusion as dm
 

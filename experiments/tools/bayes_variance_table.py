@@ -1,13 +1,13 @@
 """Kingma et al. (2015) Table 1: top-layer gradient variance of three estimators, several params.
 
-    python -m experiments.bayes_variance_table --config=configs/bayes_mlp.py \
+    python -m experiments.tools.bayes_variance_table --config=configs/bayes_mlp.py \
         --workdirs=local=runs/bmlp_local,shared=runs/bmlp_shared,per_example=runs/bmlp_per_example
 
 For the parameters at initialisation and for each finished run's final parameters (restored
 from its last checkpoint; the name before ``=`` labels the run), measures with the same keys
 the variance of the stochastic ELBO gradient of the top layer's posterior means and log-stds
 over ``config.eval.grad_draws`` (minibatch, noise) draws under every estimator
-(:meth:`experiments.bayes_mlp.BayesMLPTask.grad_variances`), and the test accuracy and ELBO of
+(:meth:`experiments.tasks.bayes_mlp.BayesMLPTask.grad_variances`), and the test accuracy and ELBO of
 each parameter set. So each run is measured at its own parameters and every estimator at common
 parameters. Prints a markdown table and writes it as JSON to ``--out``.
 """

@@ -37,7 +37,7 @@ def run_nuts(quick: bool, seed: int = 0) -> tuple[np.ndarray, float, dict]:
     from numpyro.infer import MCMC, NUTS
 
     from configs import ode_inference as cfg
-    from experiments import ode_inference
+    from experiments.tasks import ode_inference
 
     task = ode_inference.make_task(cfg.get_config())
     log_joint = task.model.log_joint

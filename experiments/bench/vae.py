@@ -53,7 +53,7 @@ def _interleaved_medians(gos: dict, repeats: int) -> tuple[dict, dict]:
 
 def _vae_task(n_data):
     from configs import vae as vae_config
-    from experiments import vae
+    from experiments.tasks import vae
     from rgrad import train
 
     c = vae_config.get_config()

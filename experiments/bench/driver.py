@@ -3,7 +3,7 @@
     python -m experiments.bench --out=BENCHMARKS.md            # all (make bench)
     python -m experiments.bench --only=estimators --quick
 
-Each benchmark is a module ``experiments/bench_<name>.py`` with ``NAME`` and
+Each benchmark is a module ``experiments/bench/<name>.py`` with ``NAME`` and
 ``run(quick: bool) -> str`` (a Markdown section). Its section in BENCHMARKS.md is replaced
 between ``<!-- bench:NAME -->`` markers; the rest of the file (training progress notes) stays.
 """
@@ -18,12 +18,12 @@ import platform
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def available() -> list[str]:
-    return sorted(p.stem.removeprefix("bench_")
-                  for p in (ROOT / "experiments").glob("bench_*.py"))
+    return sorted(p.stem for p in (ROOT / "experiments" / "bench").glob("*.py")
+                  if p.stem not in ("__init__", "__main__", "driver"))
 
 
 def replace_section(text: str, name: str, body: str) -> str:
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     names = [n for n in args.only.split(",") if n] or available()
     out = pathlib.Path(args.out)
     for name in names:
-        module = importlib.import_module(f"experiments.bench_{name}")
+        module = importlib.import_module(f"experiments.bench.{name}")
         print(f"[bench] {name} ...", flush=True)
         body = module.run(quick=args.quick)
         cmd = "python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")

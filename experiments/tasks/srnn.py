@@ -9,7 +9,7 @@ Per step t, with h_{t-1} the GRU state summarising x_{<t} and z_{<t}:
 
 z_t = mu_q + sigma_q eps_t reparameterized; the ELBO sum_t log p(x_t|.) + log p(z_t|.) -
 log q(z_t|.) is a ``lax.scan`` over the rows and its gradient flows back through time. The
-task subclasses the VAE's (:mod:`experiments.vae`): its ``log_weights`` returns the per-path
+task subclasses the VAE's (:mod:`experiments.tasks.vae`): its ``log_weights`` returns the per-path
 sums over time, so data, the training loss, the test ELBO and the importance-weighted NLL
 are the VAE's. Artifacts: ancestral samples (fed back as Bernoulli draws, shown as means).
 """
@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
+from experiments.tasks.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
 from rgrad import plotting
 
 ROWS = 28

@@ -10,7 +10,7 @@ and the whole generative model, while the upper encoder (z1 -> z2) sees only eps
 Default sizes (IWAE paper): x -> 100-100 tanh -> z1 (100) -> 50-50 tanh -> z2 (50), mirrored
 in the decoder. Everything else -- data, objective (ELBO / IWAE bound), the score-function
 option, the test ELBO and the k-sample importance-weighted NLL -- is the one-layer VAE's
-(:mod:`experiments.vae`), whose task this subclasses.
+(:mod:`experiments.tasks.vae`), whose task this subclasses.
 
 Evaluation also measures, for ``eval.grad_var_examples`` test digits, the variance over
 ``eval.grad_var_draws`` independent one-sample ELBO gradient estimates (same draws for both
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
+from experiments.tasks.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
 from rgrad import plotting
 
 
@@ -164,7 +164,7 @@ class HVAETask(VAETask):
 
 
 def make_task(config, arrays=None) -> HVAETask:
-    from experiments import vae
+    from experiments.tasks import vae
 
     vae.make_task(config, arrays=(np.zeros((1, 784)), np.zeros((1, 784))))  # validate only
     return HVAETask(config, arrays)

@@ -3,7 +3,7 @@
     python -m experiments.bench --only=scientific
 
 Each runs its default config through the shared loop (``--quick``: the quick configs).
-The ODE inference benchmark is ``bench_ode_inference``.
+The ODE inference benchmark is ``experiments.bench.ode_inference``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _train(module, variant):
 
 def survival_section(quick: bool) -> list[str]:
     from configs import survival as cfg
-    from experiments import survival
+    from experiments.tasks import survival
 
     c, m, wall = _train(cfg, "quick" if quick else "default")
     t0 = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Closed-form references: problems whose exact gradients or optima the figures and tests use."""

@@ -1,0 +1,1 @@
+"""Tools: command-line programs that run configs and tabulate what they measured."""
