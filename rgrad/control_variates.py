@@ -14,48 +14,22 @@ API, built from `f` by a factory such as `control_delta_method(f)`:
 * `update_state(params, samples, state)` -> new state (`samples` `[N, D]`).
 """
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from rgrad.estimators import draw_samples
+from rgrad.estimators.baselines import (  # noqa: F401  (re-exported: the arithmetic lives there)
+    MovingAverageState,
+    leave_one_out_baseline,
+    moving_average_init,
+    moving_average_update,
+    moving_average_value,
+)
+from rgrad.estimators.jacobians import draw_samples
 from rgrad.validation import check_args
 
 ControlVariate = tuple[Callable, Callable, Callable]
-
-
-# ---------------------------------------------------------------- moving average (pure)
-
-
-class MovingAverageState(NamedTuple):
-    """Exponential moving average; `value` is biased towards 0, `decay_prod` fixes that."""
-
-    value: jax.Array  # sum_t (1 - d_t) prod_{s>t} d_s v_t
-    decay_prod: jax.Array  # prod_t d_t; 1 before any update
-    count: jax.Array  # number of updates
-
-
-def moving_average_init(shape: Sequence[int] = ()) -> MovingAverageState:
-    """An empty moving average of arrays of `shape`."""
-    return MovingAverageState(jnp.zeros(shape), jnp.ones(()), jnp.zeros((), jnp.int32))
-
-
-def moving_average_update(
-    state: MovingAverageState, value: jax.Array, decay: float | jax.Array,
-) -> MovingAverageState:
-    """One step `avg <- decay * avg + (1 - decay) * value`; pure, jittable."""
-    value = jax.lax.stop_gradient(value)
-    return MovingAverageState(decay * state.value + (1.0 - decay) * value,
-                              decay * state.decay_prod, state.count + 1)
-
-
-def moving_average_value(state: MovingAverageState, zero_debias: bool = True) -> jax.Array:
-    """The average; with `zero_debias` divided by 1 - prod(decays) (0 before any update)."""
-    if not zero_debias:
-        return state.value
-    norm = 1.0 - state.decay_prod
-    return jnp.where(norm > 0, state.value / jnp.where(norm > 0, norm, 1.0), 0.0)
 
 
 def moving_avg_baseline(
@@ -89,21 +63,6 @@ def moving_avg_baseline(
         return moving_average_update(state, jnp.mean(jax.vmap(function)(samples)), d)
 
     return cv, expected_cv, update_state
-
-
-# ------------------------------------------------------------------- leave one out (RLOO)
-
-
-def leave_one_out_baseline(f_values: jax.Array) -> jax.Array:
-    """`[K]` -> `[K]`: baseline_i = mean of the other K - 1 values (needs K >= 2).
-
-    Independent of sample i, so `(f_i - baseline_i) * score_i` stays unbiased.
-    """
-    k = f_values.shape[0]
-    if k < 2:
-        raise ValueError(f"f_values needs at least 2 samples for a leave-one-out baseline, "
-                         f"got shape {f_values.shape}; draw num_samples >= 2.")
-    return (jnp.sum(f_values) - f_values) / (k - 1)
 
 
 # ---------------------------------------------------------------------------- delta method

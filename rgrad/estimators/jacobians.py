@@ -19,8 +19,8 @@ from typing import Any
 import distrax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from rgrad.estimators.continuous import MeasureValued, Pathwise, ScoreFunction
 from rgrad.validation import check_args
 
 Function = Callable[[jax.Array], jax.Array]
@@ -66,11 +66,7 @@ def pathwise_jacobians(
         List with one array `[N, *param.shape]` of per-sample Jacobians per parameter.
     """
     check_args(num_samples=num_samples, params=params)
-
-    def one(key):
-        return jax.grad(lambda p: function(dist_builder(*p).sample(seed=key)))(list(params))
-
-    return jax.vmap(one)(_sample_keys(rng, num_samples))
+    return _per_sample_jacobians(Pathwise(), function, params, dist_builder, rng, num_samples)
 
 
 def score_function_jacobians(
@@ -92,42 +88,20 @@ def score_function_jacobians(
         List with one array `[N, *param.shape]` of per-sample Jacobians per parameter.
     """
     check_args(num_samples=num_samples, params=params)
-    params = list(params)
-    dist = dist_builder(*params)
+    return _per_sample_jacobians(ScoreFunction(), function, params, dist_builder, rng,
+                                 num_samples)
+
+
+def _per_sample_jacobians(estimator, function, params, dist_builder, rng, num_samples):
+    """One row per sample: the gradient of ``estimator``'s one-sample surrogate."""
+    batched = jax.vmap(function)  # [1, D] -> [1]
 
     def one(key):
-        x = jax.lax.stop_gradient(dist.sample(seed=key))  # [D]
-        score = jax.grad(lambda p: dist_builder(*p).log_prob(x))(params)
-        fx = function(x)
-        return [fx * s for s in score]
+        def surrogate(p):
+            return estimator(batched, dist_builder(*p), key=key, num_samples=1).surrogate
+        return jax.grad(surrogate)(list(params))
 
     return jax.vmap(one)(_sample_keys(rng, num_samples))
-
-
-def _replace_each_coordinate(x: jax.Array, values: jax.Array) -> jax.Array:
-    """`[D]`, `[D]` -> `[D, D]`: row i is x with coordinate i replaced by values[i]."""
-    d = x.shape[0]
-    eye = jnp.eye(d, dtype=bool)
-    return jnp.where(eye, values[None, :], x[None, :])
-
-
-def _measure_valued_noise(key: jax.Array, d: int, dtype, coupling: bool):
-    """Base normal and the positive/negative noises, each `[D]`, from two random calls.
-
-    Rayleigh(1) = Weibull(scale sqrt 2, concentration 2) by inverse CDF; the double-sided
-    Maxwell (density x^2 N(x; 0, 1)) as a random sign times the norm of a 3-D normal. Few
-    random calls keep compile time low (threefry is unrolled per call).
-    """
-    k_normal, k_unif = jax.random.split(key)
-    z = jax.random.normal(k_normal, (d, 5), dtype)  # base, 3 for Maxwell, uncoupled normal
-    u = jax.random.uniform(k_unif, (d, 4), dtype, minval=jnp.finfo(dtype).tiny)
-    rayleigh = jnp.sqrt(-2.0 * jnp.log(u[:, :2]))  # [D, 2]
-    maxwell = jnp.where(u[:, 2] < 0.5, -1.0, 1.0) * jnp.linalg.norm(z[:, 1:4], axis=-1)
-    w_pos = rayleigh[:, 0]
-    w_neg = w_pos if coupling else rayleigh[:, 1]
-    # U * Maxwell is exactly N(0, 1): the coupled negative part for the scale.
-    gauss = u[:, 3] * maxwell if coupling else z[:, 4]
-    return z[:, 0], w_pos, w_neg, maxwell, gauss
 
 
 def measure_valued_jacobians(
@@ -175,18 +149,6 @@ def measure_valued_jacobians(
             f"got {len(params)} arrays with shapes {[jnp.shape(p) for p in params]}.")
     mean, log_scale = params
     check_args(same_shape=(("mean", mean), ("log_scale", log_scale)))
-    scale = jnp.exp(log_scale)  # [D]
-    d = mean.shape[0]
-    f_rows = jax.vmap(function)  # [D, D] -> [D]
-
-    def one(key):
-        eps, w_pos, w_neg, m_pos, g = _measure_valued_noise(key, d, mean.dtype, coupling)
-        x = mean + scale * eps  # [D]
-        g_mean = (f_rows(_replace_each_coordinate(x, mean + scale * w_pos))
-                  - f_rows(_replace_each_coordinate(x, mean - scale * w_neg)))
-        g_mean = g_mean / (np.sqrt(2.0 * np.pi) * scale)
-        g_scale = (f_rows(_replace_each_coordinate(x, mean + scale * m_pos))
-                   - f_rows(_replace_each_coordinate(x, mean + scale * g))) / scale
-        return [g_mean, scale * g_scale]  # chain rule: d/dlog_sigma = sigma d/dsigma
-
-    return jax.vmap(one)(_sample_keys(rng, num_samples))
+    j_loc, j_log_scale, _ = MeasureValued(coupling).weights(
+        jax.vmap(function), mean, jnp.exp(log_scale), _sample_keys(rng, num_samples))
+    return [j_loc, j_log_scale]

@@ -1,0 +1,92 @@
+r"""The estimator interface: a surrogate objective whose gradient is a gradient estimator.
+
+An :class:`Estimator` turns a downstream function ``f``, a distribution (or logits) and a key
+into an :class:`Estimate`: a scalar ``surrogate`` whose ``jax.grad`` (with respect to anything
+``f`` or the distribution depend on) estimates grad E_{z ~ dist}[f(z)], and ``value``, the
+Monte Carlo objective itself. Like an optax ``GradientTransformation``, an estimator is chosen
+once (from the config, :func:`rgrad.estimators.from_config`), declares its own state
+(baselines) through :meth:`Estimator.init` and updates it with :meth:`Estimator.update`; a
+task never branches on the estimator's name.
+
+Conventions, for one example (``jax.vmap`` over examples):
+
+* ``f(z)`` takes the stacked samples ``[K, *event]`` and returns ``[K]`` values, or ``[K, T]``
+  per-step costs of a sequential problem (then the score-function estimators weight each
+  step's log-probability by the cost *to go*, the policy-gradient theorem).
+* ``dist`` has ``sample(seed=, sample_shape=)`` and ``log_prob`` (a distrax distribution);
+  ``dist.log_prob`` of one sample is a scalar (or ``[T]``, matching ``f``); estimators vmap it.
+* ``objective``: ``"mean"`` estimates grad of E[f] (the ELBO); ``"logmeanexp"`` the gradient
+  of log (1/K) sum_k exp f(z_k) (the importance-weighted bound), where supported.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+State = Any
+Function = Callable[[jax.Array], jax.Array]
+
+OBJECTIVES = ("mean", "logmeanexp")
+
+
+class Estimate(NamedTuple):
+    """``surrogate``: scalar, its gradient is the estimate; ``value``: the MC objective."""
+
+    surrogate: jax.Array
+    value: jax.Array
+
+
+class Estimator(abc.ABC):
+    """A gradient estimator of grad E_{z ~ dist}[f(z)] (see the module docstring)."""
+
+    name: ClassVar[str]
+    objectives: ClassVar[tuple[str, ...]] = ("mean",)
+    min_samples: ClassVar[int] = 1
+
+    def init(self) -> State:
+        """The estimator's state for one member (a dict; ``{}`` when it has none)."""
+        return {}
+
+    def update(self, state: State, values: jax.Array) -> State:
+        """New state after a batch whose per-example objective values are ``values`` [B]."""
+        del values
+        return state
+
+    def check(self, *, objective: str = "mean", num_samples: int = 1) -> None:
+        """Raise a one-line ValueError if this estimator cannot serve the request."""
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective={objective!r} is unknown; use one of {OBJECTIVES}.")
+        if objective not in self.objectives:
+            raise ValueError(f"estimator={self.name!r} supports objective(s) "
+                             f"{', '.join(self.objectives)}, not {objective!r}; use "
+                             "estimator='pathwise' for the importance-weighted bound.")
+        if num_samples < self.min_samples:
+            raise ValueError(f"estimator={self.name!r} needs num_samples >= "
+                             f"{self.min_samples}, got {num_samples}.")
+
+    @abc.abstractmethod
+    def __call__(self, f: Function, dist: Any, *, key: jax.Array, num_samples: int = 1,
+                 state: State = None, objective: str = "mean",
+                 temperature: jax.Array | float | None = None) -> Estimate:
+        """The surrogate of one example; ``temperature`` is read by relaxed estimators only."""
+
+
+def reduce(values: jax.Array, objective: str) -> jax.Array:
+    """[K] (or [K, T], summed over T) -> the K-sample objective, a scalar."""
+    if values.ndim == 2:
+        values = jnp.sum(values, axis=1)
+    if objective == "logmeanexp":
+        return jax.nn.logsumexp(values) - jnp.log(values.shape[0])
+    return jnp.mean(values)
+
+
+def cost_to_go(values: jax.Array) -> jax.Array:
+    """[K, T] per-step costs -> [K, T] sums from step t to the end; [K] stays [K]."""
+    if values.ndim == 1:
+        return values
+    return jnp.cumsum(values[:, ::-1], axis=1)[:, ::-1]
