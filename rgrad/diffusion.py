@@ -30,9 +30,8 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-LOG2PI = float(np.log(2 * np.pi))
+from rgrad.nn import LOG2PI
 
 # XLA:CPU's experimental YNNPACK fusions (jaxlib 0.10.2) return garbage (inf, 1e8-1e37) from
 # some fused reductions of these programs, differently from process to process (uninitialised

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-LOG2PI = float(np.log(2 * np.pi))
+from rgrad.nn import LOG2PI
 
 
 def log_likelihood(x: jax.Array, a, b, s, r, *, h=1.0, m0=0.0, p0=0.0) -> jax.Array:

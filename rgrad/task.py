@@ -4,8 +4,11 @@ An experiment module defines one subclass of :class:`Task` and a ``make_task(con
 The loop (:mod:`rgrad.train`) builds the optimizer, the jitted multi-step update, seeds,
 sharding, checkpoints, metrics and the progress bar; it never asks which experiment it runs.
 
-Everything the loop jits (``init``, ``batch``, ``loss``) must be pure JAX functions of their
-arguments; ``evaluate`` and ``artifacts`` run on the host between training chunks.
+Everything the loop jits (``init``, ``batch``, ``loss``, ``evaluate``, ``final_evaluate``) must
+be pure JAX functions of their arguments: the loop compiles each once per run and vmaps it over
+the members (seeds x sweep points). Only ``artifacts`` (images, tables) runs on the host.
+A task that compares gradient estimators picks its :class:`rgrad.estimators.Estimator` once,
+in its constructor (``rgrad.estimators.from_config``), and never branches on its name.
 
 Pytrees the loop carries per seed:
 
@@ -26,7 +29,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from rgrad import shuffle
+from rgrad import schedules, shuffle
 
 Params = Any
 State = Any
@@ -102,6 +105,12 @@ class Task(abc.ABC):
         """
         return {}
 
+    def schedule(self, steps_per_epoch: int | None, num_steps: int) -> optax.Schedule:
+        """The learning-rate schedule; default: ``config.optim.schedule`` (constant, cosine,
+        warmup_cosine). Override for an experiment's own schedule."""
+        del steps_per_epoch
+        return schedules.lr_schedule(self.config.optim, num_steps)
+
     def optimizer(self, schedule: optax.Schedule) -> optax.GradientTransformation:
         """The optimizer; default: ``config.optim`` (adam/adamw/sgd, optional clipping)."""
         o = self.config.optim
@@ -121,12 +130,19 @@ class Task(abc.ABC):
     # Host side.
     # ----------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def evaluate(self, params: Params, state: State, *, key: jax.Array) -> dict[str, float]:
-        """Evaluation metrics for one seed (host floats)."""
+    def evaluate(self, params: Params, state: State, *, key: jax.Array) -> Metrics:
+        """Evaluation metrics of one member: a pure JAX function returning scalar arrays.
 
-    def final_evaluate(self, params: Params, state: State, *, key: jax.Array
-                       ) -> dict[str, float]:
-        """The end-of-run report (e.g. a tighter bound with more samples); default: evaluate."""
+        The loop jits it once and vmaps it over the members; do not jit inside it or convert
+        to host floats. Reference values that need the host (a scikit-learn or lifelines fit)
+        are computed once in the constructor and enter as constants.
+        """
+
+    def final_evaluate(self, params: Params, state: State, *, key: jax.Array) -> Metrics:
+        """The end-of-run report (e.g. a tighter bound with more samples); default: evaluate.
+
+        Pure, like :meth:`evaluate`.
+        """
         return self.evaluate(params, state, key=key)
 
     def artifacts(self, params: Params, state: State, *, key: jax.Array,
