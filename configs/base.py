@@ -2,7 +2,7 @@
 
 Not launched directly: experiment configs call ``base.get_config()`` and override. Fields:
 
-* ``experiment``: module name under ``experiments/`` that provides ``make_task(config)``.
+* ``experiment``: module name under ``experiments/tasks/`` that provides ``make_task(config)``.
 * ``num_steps`` (or ``num_epochs`` > 0 for dataset tasks), ``batch_size``.
 * ``num_seeds``: seeds trained together in one program (vmapped), reported as mean ± std.
 * ``vmap_sweep``: continuous hyperparameters swept inside the same program, e.g.
@@ -48,9 +48,20 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def parse_arg(arg: str | None, allowed: tuple[str, ...]) -> str:
-    """Validate a config's ``:arg`` variant string (``configs/vae.py:quick``)."""
+    """Validate a config's variant string (``configs/vae.py:quick``, or a figure's --variant).
+
+    Args:
+        arg: the requested variant; None or "" is the first of ``allowed``.
+        allowed: the config's variants, the default first.
+
+    Returns:
+        The variant.
+
+    Raises:
+        ValueError: one line naming the allowed variants, for any other string.
+    """
     arg = arg or allowed[0]
     if arg not in allowed:
         raise ValueError(f"unknown config variant {arg!r}; use one of {', '.join(allowed)} "
-                         "(e.g. --config=configs/vae.py:quick).")
+                         "(--config=FILE.py:VARIANT, or a figure's --variant=VARIANT).")
     return arg

@@ -11,7 +11,7 @@ Variants:
     mnist        MNIST 8-bit, VDM discretized decoder, learned schedule, batch 128, 5000 steps,
                  Adam 5e-4 warmup-cosine (the schedule's Adam at the same rate); denoiser: a
                  residual MLP 2x512, EDM-style preconditioned, plus a per-pixel MLP path (see
-                 experiments/tasks/diffusion.py:Denoiser and `python -m experiments.bench
+                 rgrad/denoisers.py:Denoiser and `python -m experiments.bench
                  --only=diffusion_denoiser` for why). Final bound on all 10000 test digits.
                  Measured 2026-11-23: 2.599 +- 0.011 bits/dim (endpoints gamma -9.81 / 10.13),
                  digit-like samples; the same run with --config.schedule=cosine: 2.990 +- 0.013.

@@ -9,11 +9,12 @@ Variants (``--config=configs/hvae.py:VARIANT``):
              (eps 1e-4), ELBO with one sample, ``num_epochs`` epochs (default 10, a CPU
              budget; the paper trains 3280 epochs and reports 85.33 nats for this VAE).
              Test -ELBO on all 10k test digits; test NLL from the k=5000 importance-weighted
-             bound on a fixed random subset of 1000 test digits (``VAETask.eval_order``; the
-             first 1000 are not representative). BENCHMARKS.md: measured numbers, runtime.
-    vae1     the one-layer VAE of the same paper (784-200-200-50 tanh, experiments/tasks/vae.py) on
-             the same data, optimizer and budget, for comparison (no KL warm-up: the one-layer
-             task ignores ``kl_warmup_steps``).
+             bound on a fixed random subset of 1000 test digits
+             (``LatentImageTask.eval_order``; the first 1000 are not representative).
+             BENCHMARKS.md: measured numbers, runtime.
+    vae1     the one-layer VAE of the same paper (784-200-200-50 tanh,
+             experiments/tasks/vae.py) on the same data, optimizer and budget, for
+             comparison (no KL warm-up: the one-layer task ignores ``kl_warmup_steps``).
     quick    a few hundred steps of a small two-layer model on 2048 digits (seconds).
 Evaluation logs the variance of one-sample gradient estimates of the lower (x -> z1) and
 upper (z1 -> z2) encoder parameters (gradvar_*; two-layer model only).

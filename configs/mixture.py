@@ -27,6 +27,7 @@ def get_config(arg=None):
     c.variant = variant
     c.dataset = "synthetic"  # synthetic | iris
     c.estimator = "hybrid"  # hybrid | score_function
+    c.baseline = "rloo"  # of the score-function terms: the mean of the other pairs
     c.num_components = 3
     c.num_pairs = 128
     c.num_steps = 3000

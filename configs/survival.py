@@ -19,6 +19,7 @@ def get_config(arg=None):
     c = base.get_config()
     c.experiment = "survival"
     c.variant = variant
+    c.estimator = "imputation"  # Fisher's identity at imputed censored log-times
     c.num_steps = 3000
     c.log_every = 250
     c.eval_every = 1000

@@ -11,6 +11,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from experiments import run
 from rgrad import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:variant].",
@@ -24,7 +25,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     try:
-        train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        run.run(_CONFIG.value, workdir=_WORKDIR.value, progress=True)
     except (ValueError, train.NonFiniteError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -14,7 +14,6 @@ For continuous hyperparameters that keep shapes (lr, kl_weight, temperature), pr
 
 from __future__ import annotations
 
-import copy
 import csv
 import importlib.util
 import json
@@ -25,6 +24,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from experiments import run
 from rgrad import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Base config file[:variant].",
@@ -58,12 +58,10 @@ def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
     workdir = pathlib.Path(workdir)
     rows = []
     for point in points:
-        config = copy.deepcopy(base_config)
-        try:
-            config.update_from_flattened_dict(point)
-        except (KeyError, AttributeError, TypeError) as e:
-            raise ValueError(f"sweep point {point}: {e}. Sweep keys are config fields in dotted "
-                             "form (e.g. optim.lr) with values of the field's type.") from None
+        try:  # every point is checked, finished or not: a typo fails before any training
+            config = run.resolve(base_config, point)
+        except ValueError as e:
+            raise ValueError(f"sweep point {point}: {e}") from None
         out = workdir / point_name(point)
         done = out / "final_metrics.json"
         if done.exists():
@@ -71,7 +69,7 @@ def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
             result = json.loads(done.read_text())
         else:
             print(f"[sweep] {out.name}: training")
-            result = train.train_and_evaluate(config, out, progress=progress)
+            result = run.run(config, workdir=out, progress=progress).output
         for s in result["summary"]:
             row = {**point}
             if len(result["summary"]) > 1:

@@ -104,3 +104,26 @@ def policy_log_prob(K, k, sigma, x, u) -> jax.Array:
     mean = jnp.einsum("tmn,tn->tm", K, x) + k
     z = (u - mean) / sigma
     return jnp.sum(-0.5 * z**2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi), -1)
+
+
+class Trajectories:
+    """The distribution of sampled trajectories under the policy, for :mod:`rgrad.estimators`.
+
+    ``sample(seed=, sample_shape=(K,))`` rolls out K trajectories with keys
+    ``split(seed, K)`` (differentiable in K and k: the pathwise estimator), a dict of
+    stacked ``x [K, T, n]``, ``u [K, T, m]``, ``eps [K, T, m]``, ``c [K, T]``;
+    ``log_prob(traj)`` of one trajectory is the per-step policy log-density ``[T]`` (the
+    dynamics' densities carry no parameters), which the score function weights by the
+    cost-to-go.
+    """
+
+    def __init__(self, p: LQG, K: jax.Array, k: jax.Array, sigma: jax.Array):
+        self.p, self.K, self.k, self.sigma = p, K, k, sigma
+
+    def sample(self, *, seed: jax.Array, sample_shape: tuple[int, ...]) -> dict[str, jax.Array]:
+        (num,) = sample_shape
+        return jax.vmap(lambda kk: rollout(self.p, self.K, self.k, self.sigma, key=kk))(
+            jax.random.split(seed, num))
+
+    def log_prob(self, traj: dict[str, jax.Array]) -> jax.Array:
+        return policy_log_prob(self.K, self.k, self.sigma, traj["x"], traj["u"])

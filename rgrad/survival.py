@@ -34,16 +34,42 @@ def lognormal_loglik(log_t: jax.Array, event: jax.Array, mu: jax.Array, sigma: j
 
 
 def truncated_normal_above(mu: jax.Array, sigma: jax.Array, lower: jax.Array, *,
-                           key: jax.Array) -> jax.Array:
+                           key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
     """Reparameterized draw of N(mu, sigma^2) conditioned on > lower (elementwise, [N]).
 
     eps = -Phi^{-1}(v * Phi(-a)) with v ~ U(0, 1) and a = (lower - mu) / sigma has
     P(eps > x) = Phi(-x) / Phi(-a) for x >= a: the upper tail, sampled without rejection.
+    ``sample_shape`` prepends independent draws: ``[*sample_shape, N]``.
     """
     a = (lower - mu) / sigma
-    v = jax.random.uniform(key, jnp.shape(a), minval=1e-7, maxval=1.0)
+    shape = (*sample_shape, *jnp.shape(a))
+    a, mu, sigma = (jnp.broadcast_to(t, shape) for t in (a, mu, sigma))
+    v = jax.random.uniform(key, shape, minval=1e-7, maxval=1.0)
     eps = -ndtri(v * jnp.exp(log_ndtr(-a)))
     return mu + sigma * jnp.maximum(eps, a)  # the max only guards float round-off
+
+
+def complete_data_log_density(y: jax.Array, mu: jax.Array, sigma: jax.Array) -> jax.Array:
+    """log N(y; mu, sigma) of (imputed) log-times, elementwise; the Fisher identity's f."""
+    z = (y - mu) / sigma
+    return -0.5 * z**2 - jnp.log(sigma) - HALF_LOG2PI
+
+
+class ImputedLogTimes:
+    """p(log T | data; mu, sigma): the observed log-time for a failure, the truncated normal
+    above the censoring log-time otherwise; ``[*sample_shape, N]`` draws.
+
+    The distribution :class:`rgrad.estimators.Imputation` holds fixed (``stop_gradient``).
+    """
+
+    def __init__(self, log_t: jax.Array, event: jax.Array, mu: jax.Array, sigma: jax.Array):
+        self.log_t, self.event, self.mu, self.sigma = log_t, event, mu, sigma
+
+    def sample(self, *, seed: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
+        y = truncated_normal_above(self.mu, self.sigma, self.log_t, key=seed,
+                                   sample_shape=tuple(sample_shape))
+        return jnp.where(jnp.broadcast_to(self.event, y.shape),
+                         jnp.broadcast_to(self.log_t, y.shape), y)
 
 
 def imputation_surrogate(log_t: jax.Array, event: jax.Array, mu: jax.Array, sigma: jax.Array,
@@ -54,7 +80,5 @@ def imputation_surrogate(log_t: jax.Array, event: jax.Array, mu: jax.Array, sigm
     density at an imputed log-time held fixed (stop_gradient: the Fisher identity).
     The *value* is not the log-likelihood; report :func:`lognormal_loglik` instead.
     """
-    y = jax.lax.stop_gradient(truncated_normal_above(mu, sigma, log_t, key=key))
-    y = jnp.where(event, log_t, y)
-    z = (y - mu) / sigma
-    return -0.5 * z**2 - jnp.log(sigma) - HALF_LOG2PI
+    y = jax.lax.stop_gradient(ImputedLogTimes(log_t, event, mu, sigma).sample(seed=key))
+    return complete_data_log_density(y, mu, sigma)

@@ -127,7 +127,7 @@ class Task(abc.ABC):
         return tx
 
     # ----------------------------------------------------------------------------------------
-    # Host side.
+    # Evaluation: jitted once per run and vmapped over the members (rgrad.evaluation).
     # ----------------------------------------------------------------------------------------
     @abc.abstractmethod
     def evaluate(self, params: Params, state: State, *, key: jax.Array) -> Metrics:
@@ -145,6 +145,9 @@ class Task(abc.ABC):
         """
         return self.evaluate(params, state, key=key)
 
+    # ----------------------------------------------------------------------------------------
+    # Host side.
+    # ----------------------------------------------------------------------------------------
     def artifacts(self, params: Params, state: State, *, key: jax.Array,
                   workdir: pathlib.Path) -> list[pathlib.Path]:
         """Write images or tables for one seed into ``workdir``; return their paths."""

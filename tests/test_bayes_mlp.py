@@ -3,13 +3,14 @@
 import pytest
 
 from configs import bayes_mlp as bayes_mlp_config
+from experiments import registry
 from rgrad import train
 
 
 @pytest.mark.slow  # ~80 s CPU: compiling the three gradient-variance programs dominates
 def test_quick_config_end_to_end_and_gradient_variance_ordering(tmp_path):
     c = bayes_mlp_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     assert m["test_acc_mean_weights"] > 0.35  # 40 steps on 2000 digits; chance is 0.1
     assert m["test_elbo"] < 0.0

@@ -67,7 +67,8 @@ def _exact_elbo(task, params, x):
 
 def _encoder_grads(task, params, state, x, tau, n):
     def one(key):
-        g = jax.grad(lambda p: task.example_objective(p, x, key, tau, 0.0)[0])(params)
+        g = jax.grad(lambda p: task.example_objective(p, x, key, tau,
+                                                       state["estimator"])[0])(params)
         return g["params"]["encoder"]["Dense_1"]["kernel"].ravel()
 
     return jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), n))

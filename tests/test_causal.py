@@ -23,7 +23,8 @@ def test_counterfactual_with_true_parameters_is_exact():
 def test_fit_recovers_counterfactuals_and_ate(tmp_path):
     c = cfg.get_config()
     c.artifacts = False
-    m = train.train_and_evaluate(c, tmp_path, progress=False)["members"][0]["metrics"]
+    out = train.train_and_evaluate(c, tmp_path, task=causal.make_task(c), progress=False)
+    m = out["members"][0]["metrics"]
     # ATE error: SE of the fitted effect ~0.03 on 4000 units (n0, n1 ~ 2000, noise 0.5 and 1).
     assert abs(m["ate_model"] - m["ate_true"]) < 0.15
     assert m["ate_naive"] - m["ate_true"] > 0.5  # confounding: the naive estimate is biased

@@ -10,7 +10,9 @@ import pytest
 from configs import diffusion as diffusion_config
 from experiments.tasks import diffusion
 from rgrad import diffusion as dm
-from rgrad import train
+from rgrad import diffusion_decoder, ring_data, schedules, train
+from rgrad.denoisers import Denoiser
+from rgrad.nn import LOG2PI
 
 SCHEDULES = ("ddpm_linear", "cosine", "learned")
 # XLA:CPU's YNNPACK fusions return garbage from some of these programs, in some processes only
@@ -34,8 +36,8 @@ def _true_eps(z, gamma):
     a, s = dm.alpha_sigma(gamma)
 
     def log_pt(z):
-        d = z[None] - a * jnp.asarray(diffusion.ring_means())
-        return jax.nn.logsumexp(-0.5 * jnp.sum(d**2, -1) / (a**2 * diffusion.RING_STD**2 + s**2))
+        d = z[None] - a * jnp.asarray(ring_data.ring_means())
+        return jax.nn.logsumexp(-0.5 * jnp.sum(d**2, -1) / (a**2 * ring_data.RING_STD**2 + s**2))
 
     return -s * jax.grad(log_pt)(z)
 
@@ -98,16 +100,16 @@ def test_bound_is_unbiased_and_tight_with_the_exact_denoiser():
 
     @_jit  # one compiled program: compiles, not arithmetic, are this test's cost
     def run():
-        x = diffusion.ring_sample(jax.random.key(2), 128)
+        x = ring_data.ring_sample(jax.random.key(2), 128)
         truth = jnp.mean(0.5 * 2 * (g1 - g0) + jax.vmap(dm.prior_kl, (0, None))(x, g1)
-                         + 0.5 * 2 * (1 + g0 + dm.LOG2PI))
+                         + 0.5 * 2 * (1 + g0 + LOG2PI))
         est = jax.vmap(lambda k: task.loss(params, state, {"x": x}, key=k, step=0,
                                            hparams={})[0])(jax.random.split(jax.random.key(3), 100))
-        xb = diffusion.ring_sample(jax.random.key(4), 4000)
+        xb = ring_data.ring_sample(jax.random.key(4), 4000)
         kt, ke, k0 = jax.random.split(jax.random.key(5), 3)
         b = jax.vmap(one)(xb, jax.random.uniform(kt, (4000,)), jax.random.split(ke, 4000),
                           jax.random.split(k0, 4000))
-        return truth, est, b, -jnp.mean(diffusion.ring_log_density(xb))
+        return truth, est, b, -jnp.mean(ring_data.ring_log_density(xb))
 
     truth, est, b, entropy = (np.asarray(a, np.float64) for a in run())
     assert abs(est.mean() - truth) < 5 * est.std() / np.sqrt(len(est))
@@ -125,7 +127,7 @@ def test_bound_depends_on_the_schedule_only_through_its_endpoints():
     task, params, _ = _task("ddpm_linear")
     params["denoiser"] = jax.tree.map(
         lambda a: a + 0.5 * jax.random.normal(jax.random.key(8), a.shape), params["denoiser"])
-    x = diffusion.ring_sample(jax.random.key(9), 256)
+    x = ring_data.ring_sample(jax.random.key(9), 256)
     own, (lin, lin_diff) = _jit(lambda p: (
         task.vlb_estimates(p, x, jax.random.key(10), 64)[0],
         task.vlb_estimates(p, x, jax.random.key(11), 64, "linear")))(params)
@@ -146,7 +148,7 @@ def test_windowed_discrete_decoder_is_exact_in_value_and_gradient():
     eps0 = jax.random.normal(jax.random.key(1), (64,))
 
     def both(g0):
-        f = lambda g, w: dm.discrete_recon(k, x, g, eps0, window=w)  # noqa: E731
+        f = lambda g, w: diffusion_decoder.discrete_recon(k, x, g, eps0, window=w)  # noqa: E731
         return (jax.value_and_grad(f)(g0, 16), jax.value_and_grad(f)(g0, 0))
 
     (v, g), (v_full, g_full) = _jit(jax.vmap(both))(jnp.array([-9.0, -6.0]))
@@ -159,11 +161,11 @@ def test_ancestral_sampler_with_exact_denoiser_recovers_the_ring():
     z0 = _jit(jax.vmap(lambda k: dm.ancestral_sample(_true_eps, gamma, k, (2,), 200)))(
         jax.random.split(jax.random.key(6), 1000))
     x = z0 / dm.alpha_sigma(gamma(0.0))[0]
-    logp = diffusion.ring_log_density(x)
-    data_logp = float(jnp.mean(diffusion.ring_log_density(diffusion.ring_sample(
+    logp = ring_data.ring_log_density(x)
+    data_logp = float(jnp.mean(ring_data.ring_log_density(ring_data.ring_sample(
         jax.random.key(7), 20000))))
     assert abs(float(logp.mean()) - data_logp) < 0.25
-    counts = np.bincount(np.argmin(np.sum((np.asarray(x)[:, None] - diffusion.ring_means())
+    counts = np.bincount(np.argmin(np.sum((np.asarray(x)[:, None] - ring_data.ring_means())
                                           ** 2, -1), 1), minlength=8)
     assert np.all(np.abs(counts - 125) < 5 * np.sqrt(125))  # every mode, in proportion
 
@@ -173,7 +175,7 @@ def test_preconditioned_denoiser_starts_at_the_linear_mmse_eps():
     # so the error is orthogonal to z, and its variance is c_out^2, the scale F gets.
     rms, n, d = 0.5, 20_000, 4
     gammas = jnp.array([-3.0, 0.0, 3.0])
-    net = diffusion.Denoiser(8, 1, d, data_rms=rms, pixel_hidden=4)
+    net = Denoiser(8, 1, d, data_rms=rms, pixel_hidden=4)
     params = net.init(jax.random.key(0), jnp.zeros((d,)), jnp.zeros(()))
     kx, ke = jax.random.split(jax.random.key(1))
     x, eps = rms * jax.random.normal(kx, (n, d)), jax.random.normal(ke, (n, d))
@@ -200,7 +202,7 @@ def test_learned_schedule_gradient_flows_only_through_xt():
     # DDPM's eps-MSE with a learned schedule: the schedule enters only through x_t.
     sched = dm.LearnedGamma(16)
     ps = sched.init(jax.random.key(0), jnp.zeros(()))
-    net = diffusion.Denoiser(16, 1, 2)
+    net = Denoiser(16, 1, 2)
     pn = net.init(jax.random.key(1), jnp.zeros((2,)), jnp.zeros(()))
     pn = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(2), a.shape), pn)
     x0, eps, t = jnp.array([0.7, -1.3]), jnp.array([0.3, 0.4]), jnp.float32(0.4)
@@ -238,7 +240,7 @@ def test_variance_gradient_is_two_l_dl_for_the_shape_and_plain_for_the_rest():
 
 def test_quick_config_end_to_end(tmp_path):
     c = diffusion_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=diffusion.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     # Untrained: 0.5 D (g1 - g0) + ... ~ 11 nats; 150 steps bring it down by half at least.
     assert m["bound_nats"] < 6.0
@@ -252,13 +254,15 @@ def test_mnist_quick_config_end_to_end(tmp_path):
     from rgrad import checkpoint
 
     c = diffusion_config.get_config("mnist_quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    task = diffusion.make_task(c)
+    out = train.train_and_evaluate(c, tmp_path, task=task, progress=False)
     assert np.isfinite(out["members"][0]["metrics"]["bpd"])
     assert (tmp_path / "samples.png").stat().st_size > 1000
     # The untrained preconditioned denoiser is the linear-MMSE eps (~8 bpd with the decoder);
     # 100 small steps must beat it, paired on the same 32 test digits and (t, eps) draws.
-    task = diffusion.make_task(c)
-    tx = task.optimizer(train.lr_schedule(c, len(task.train_x) // c.batch_size))
+    steps_per_epoch = len(task.train_x) // c.batch_size
+    tx = task.optimizer(task.schedule(steps_per_epoch,
+                                      schedules.total_steps(c, steps_per_epoch)))
     ts = train.init_members(task, tx, c, train.members(c, task))
     untrained = jax.tree.map(lambda a: a[0], ts.params)
     trained = jax.tree.map(lambda a: a[0], checkpoint.Checkpointer(

@@ -11,7 +11,7 @@ from rgrad import train
 
 def test_quick_config_end_to_end(tmp_path):
     c = hvae_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=hvae.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     assert 100 < m["test_neg_elbo"] < 400  # well below an untrained model's ~543 nats
     assert m["test_nll_k20"] <= m["test_neg_elbo"] + 1e-3
@@ -26,9 +26,16 @@ def test_log_weights_shapes_and_iw_bound_order():
     x[:, ::3] = 1.0
     task = hvae.make_task(c, arrays=(x, x))
     params, _ = task.init(jax.random.key(0))
-    out = jax.eval_shape(lambda p: task.log_weights(p, jnp.asarray(x[0]), jax.random.key(1), 7),
-                         params)
+    x0 = jnp.asarray(x[0])
+
+    def terms(p):  # log p(x | z1), log p(z1, z2), log q(z1, z2 | x) for 7 draws
+        q = task.posterior(p, x0)
+        return task.log_terms(p, x0, q.sample(seed=jax.random.key(1), sample_shape=(7,)), q)
+
+    out = jax.eval_shape(terms, params)
     assert [o.shape for o in out] == [(7,), (7,), (7,)]
+    assert jax.eval_shape(lambda p: task.log_weights(p, x0, jax.random.key(1), 7),
+                          params).shape == (7,)
     # Jensen: the k-sample importance-weighted bound is above the ELBO on average.
-    elbo, iw = task.bounds(params, jax.random.key(2), 64, 4)
+    elbo, iw = jax.jit(task.bounds, static_argnums=(2, 3))(params, jax.random.key(2), 64, 4)
     assert iw > elbo

@@ -26,9 +26,10 @@ def test_kalman_log_likelihood_matches_dense_gaussian():
 
 def test_bptt_recovers_generating_parameters_and_closes_the_elbo_gap(tmp_path):
     c = lgssm_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    task = lgssm.make_task(c)
+    out = train.train_and_evaluate(c, tmp_path, task=task, progress=False)
     m = out["members"][0]["metrics"]
-    se = lgssm.make_task(c).fisher_stderr()  # asymptotic SE of the MLE from 16 x 50 points
+    se = task.fisher_stderr()  # asymptotic SE of the MLE from 16 x 50 points
     for n in lgssm.GLOBALS:
         assert abs(m[n] - c.truth[n]) < 5 * se[n], (n, m[n], se[n])
     # q contains the exact posterior: the ELBO reaches the Kalman log-likelihood (nats per

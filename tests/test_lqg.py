@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import lqg as lqg_config
+from experiments import registry
 from experiments.tasks import lqg as lqg_exp
 from rgrad import lqg, train
 
@@ -79,7 +80,7 @@ def test_score_function_surrogate_is_unbiased():
     task = lqg_exp.LQGTask(c)
     params = {"K": 0.5 * lqg.riccati(task.p, T)[1], "k": 0.1 * jnp.ones((T, 2))}
     truth = jax.grad(task.exact_cost)(params)
-    keys = jax.random.split(jax.random.key(1), (128, c.batch_size))
+    keys = jax.random.split(jax.random.key(1), 128)  # one key per batch of rollouts
     sf = jax.jit(jax.vmap(jax.grad(lambda q, k: task.sampled_loss(q, k)), (None, 0)))(params,
                                                                                       keys)
     z = _z_scores(sf, truth)
@@ -89,8 +90,19 @@ def test_score_function_surrogate_is_unbiased():
     assert float(sf["K"].var(0).mean()) > 1.0
 
 
+def test_estimator_is_chosen_once_and_unknown_names_fail():
+    c = lqg_config.get_config("quick")
+    assert lqg_exp.LQGTask(c).estimator.name == "pathwise"
+    c.estimator = "score_function"
+    assert lqg_exp.LQGTask(c).estimator.baseline.name == "rloo"
+    c.estimator = "measure_valued"
+    with pytest.raises(ValueError, match="estimator='measure_valued'"):
+        lqg_exp.LQGTask(c)
+
+
 def test_quick_config_end_to_end(tmp_path):
-    out = train.train_and_evaluate(lqg_config.get_config("quick"), tmp_path, progress=False)
+    c = lqg_config.get_config("quick")
+    out = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     assert m["riccati_gap"] < 0.05  # from 1.6 for the zero controller
     assert out["compilations"] == 1
@@ -98,7 +110,8 @@ def test_quick_config_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_default_config_reaches_a_tenth_of_a_percent(tmp_path):
-    out = train.train_and_evaluate(lqg_config.get_config(), tmp_path, progress=False)
+    c = lqg_config.get_config()
+    out = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c), progress=False)
     gaps = [m["metrics"]["riccati_gap"] for m in out["members"]]
     assert max(gaps) < 1e-3
 

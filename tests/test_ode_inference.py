@@ -53,7 +53,8 @@ def test_elbo_gradient_is_unbiased_for_the_exact_gaussian_case():
 def test_abc_rates_are_recovered(tmp_path):
     c = cfg.get_config("abc")
     c.num_steps, c.eval_every, c.checkpoint_every, c.artifacts = 600, 600, 600, False
-    m = train.train_and_evaluate(c, tmp_path, progress=False)["members"][0]["metrics"]
+    out = train.train_and_evaluate(c, tmp_path, task=ode_inference.make_task(c), progress=False)
+    m = out["members"][0]["metrics"]
     for name, truth in zip(("k1", "k2"), c.abc.rates, strict=True):
         mean, sd = m[f"mean_{name}"], m[f"sd_{name}"]
         assert sd < 0.1 * truth  # 45 observations pin the rates to a few percent
@@ -62,7 +63,8 @@ def test_abc_rates_are_recovered(tmp_path):
 
 
 def test_quick_config_end_to_end(tmp_path):
-    out = train.train_and_evaluate(cfg.get_config("quick"), tmp_path, progress=False)
+    c = cfg.get_config("quick")
+    out = train.train_and_evaluate(c, tmp_path, task=ode_inference.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     assert np.isfinite(m["elbo"]) and m["elbo"] > -400  # prior-median start: about -430
     assert (tmp_path / "posterior_predictive.png").stat().st_size > 1000
@@ -71,8 +73,9 @@ def test_quick_config_end_to_end(tmp_path):
 @pytest.mark.slow
 def test_lotka_volterra_matches_the_stan_case_study(tmp_path):
     # Posterior means reported by the Stan case study (Carpenter, NUTS), +- 3 posterior sd.
-    m = train.train_and_evaluate(cfg.get_config(), tmp_path, progress=False)["members"][0][
-        "metrics"]
+    c = cfg.get_config()
+    out = train.train_and_evaluate(c, tmp_path, task=ode_inference.make_task(c), progress=False)
+    m = out["members"][0]["metrics"]
     for name, ref in {"alpha": 0.55, "beta": 0.028, "gamma": 0.80, "delta": 0.024}.items():
         assert abs(m[f"mean_{name}"] - ref) < 3 * m[f"sd_{name}"], name
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import pendulum as pendulum_config
+from experiments import registry
 from experiments.tasks import pendulum
 from rgrad import train
 
@@ -25,7 +26,7 @@ def test_squashed_gaussian_log_density_integrates_to_one():
 
 def test_sac_quick_config_end_to_end(tmp_path):
     c = pendulum_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c), progress=False)
     ms = out["members"]
     assert len(ms) == 2 and ms[0]["metrics"]["env_steps"] == 400
     assert all(np.isfinite(m["metrics"]["eval_return"]) for m in ms)
@@ -34,8 +35,8 @@ def test_sac_quick_config_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_reinforce_quick_config_end_to_end(tmp_path):
-    out = train.train_and_evaluate(pendulum_config.get_config("quick_reinforce"), tmp_path,
-                                   progress=False)
+    c = pendulum_config.get_config("quick_reinforce")
+    out = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c), progress=False)
     assert out["members"][0]["metrics"]["env_steps"] == 3 * 2 * 200
 
 

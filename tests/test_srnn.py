@@ -61,7 +61,7 @@ def test_bounds_use_the_fixed_random_subset(test_digits):
     c = _tiny_config(1)
     task = srnn.make_task(c, arrays=(test_digits[:8], test_digits[:1000]))
     seen = []
-    task._bounds_jit = lambda params, x, key, k: (seen.append((np.asarray(x), k)), (0.0, 0.0))[1]
+    task._bounds = lambda params, x, key, k: (seen.append((np.asarray(x), k)), (0.0, 0.0))[1]
     task.bounds(None, jax.random.key(0), 7, 50)
     (x_all, k1), (x_sub, k7) = seen
     assert (k1, k7) == (1, 7) and len(x_all) == 1000
@@ -73,7 +73,7 @@ def test_bounds_use_the_fixed_random_subset(test_digits):
 @pytest.mark.slow  # ~30 s of CPU (compiling the scanned VRNN step and its evaluation)
 def test_quick_config_end_to_end(tmp_path):
     c = srnn_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=srnn.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     # 200 steps take the bound well below an untrained model's ~543 nats (784 log 2).
     assert 100 < m["test_neg_elbo"] < 400

@@ -42,7 +42,7 @@ def test_attention_weights_are_logistic_normal_draws():
 
 def test_quick_config_end_to_end(tmp_path):
     c = sa_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=sa.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     # 300 steps on 5000 digits with the full ELBO (kl_weight 1): measured 0.40; chance 0.1.
     assert m["test_acc_mean_attention"] > 0.25

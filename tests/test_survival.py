@@ -7,7 +7,9 @@ from scipy import stats
 
 from configs import survival as cfg
 from configs.figures import survival_censoring as fig_cfg
+from experiments import registry
 from experiments.figures import survival_censoring
+from experiments.tasks import survival as survival_task
 from rgrad import survival, train
 
 
@@ -44,7 +46,8 @@ def test_imputation_gradient_is_unbiased_for_the_censored_loglik():
 def test_fit_matches_lifelines_mle(tmp_path):
     c = cfg.get_config()
     c.artifacts = False
-    m = train.train_and_evaluate(c, tmp_path, progress=False)["members"][0]["metrics"]
+    m = train.train_and_evaluate(c, tmp_path, task=registry.make_task(c),
+                                 progress=False)["members"][0]["metrics"]
     # The MC-gradient fit must agree with Newton's MLE far within the sampling uncertainty.
     assert m["max_z_vs_lifelines"] < 0.25, m
 
@@ -55,3 +58,16 @@ def test_figure_variance_grows_with_censoring(tmp_path):
     assert n["var_f0.80"] - n["var_f0.20"] > 5 * (n["se_f0.80"] + n["se_f0.20"])
     assert n["var_f0.80"] > 2.5 * n["var_f0.20"]  # ~4x if linear in f
     assert (tmp_path / "survival_censoring.png").exists()
+
+
+def test_gradient_variances_are_those_of_the_draws():
+    d = survival_task.load_rossi()
+    c = cfg.get_config("quick")
+    c.compare_lifelines = False
+    task = survival_task.SurvivalTask(c, d)
+    params, _ = task.init(jax.random.key(0))
+    kw = {"key": jax.random.key(3), "num_keys": 16}
+    stats = survival_task.gradient_variances(task, params, task.data, **kw)
+    draws = survival_task.gradient_variance(task, params, task.data, **kw)
+    np.testing.assert_allclose(stats.variance, draws.var(0, ddof=1), rtol=1e-5)
+    assert stats.variance.shape == (9,)

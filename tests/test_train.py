@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from configs import base
-from experiments import sweep
+from experiments import registry, sweep
 from rgrad import metrics_io, train
 from rgrad.task import Task
 
@@ -43,8 +43,9 @@ class Regression(Task):
         return loss, ({"w0": w[0]}, {"count": state["count"] + 1})
 
     def evaluate(self, params, state, *, key):
-        return {"w_err": float(jnp.linalg.norm(params["w"] - jnp.array([1.0, -2.0, 0.5]))),
-                "count": float(state["count"])}
+        # Pure JAX (the loop jits and vmaps it); the loop converts to host floats.
+        return {"w_err": jnp.linalg.norm(params["w"] - jnp.array([1.0, -2.0, 0.5])),
+                "count": state["count"].astype(jnp.float32)}
 
 
 def regression_config(**kw):
@@ -74,6 +75,31 @@ def test_trains_and_compiles_once(tmp_path):
     rows = metrics_io.read_metrics(tmp_path)
     assert [r["step"] for r in rows] == list(range(10, 61, 10))
     assert (tmp_path / "config.json").exists() and list((tmp_path / "tb").iterdir())
+
+
+def test_config_untouched_and_epochs_resolved(tmp_path):
+    """num_epochs sets the run's length; the caller's config keeps its num_steps."""
+    c = regression_config(num_epochs=5)  # 256 rows / batch 32 = 8 steps per epoch
+    out = run(c, tmp_path)
+    assert c.num_steps == 60 and c.num_epochs == 5 and out["members"][0]["metrics"]["count"] == 40
+    assert json.loads((tmp_path / "config.json").read_text())["num_steps"] == 40
+    assert [r["step"] for r in metrics_io.read_metrics(tmp_path)] == [10, 20, 30, 40]
+
+
+def test_evaluation_compiled_once_for_all_members(tmp_path):
+    """evaluate/final_evaluate: one program each, vmapped; member i's key as when alone."""
+    c = regression_config(num_seeds=3)
+    out = run(c, tmp_path)
+    assert out["eval_compilations"] == {"evaluate": 1, "final_evaluate": 1}
+    assert len(metrics_io.read_metrics(tmp_path, "eval")) == 2 * 3  # steps 30 and 60
+    task, ts, key = Regression(c), out["train_state"], jax.random.key(c.seed)
+    for i, m in enumerate(out["members"]):
+        k = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), 60), i)
+        alone = jax.jit(task.final_evaluate)(train.member_slice(ts.params, i),
+                                             train.member_slice(ts.state, i), key=k)
+        assert list(m["metrics"]) == ["w_err", "count"]  # the task's order, not sorted
+        np.testing.assert_allclose(m["metrics"]["w_err"], float(alone["w_err"]), rtol=1e-6)
+        assert m["metrics"]["count"] == float(alone["count"]) == 60
 
 
 def test_resume_after_kill_is_bit_identical(tmp_path, monkeypatch):
@@ -156,8 +182,9 @@ def test_vmap_sweep_rejects_unknown_hparam(tmp_path):
 def test_sweep_skips_finished_points(tmp_path, monkeypatch):
     c = regression_config()
     original = train.train_and_evaluate
-    monkeypatch.setattr(train, "train_and_evaluate", lambda cfg, wd, progress=True: original(
-        cfg, wd, task=Regression(cfg), progress=False))
+    monkeypatch.setattr(registry, "make_task", Regression)  # config.experiment is "test"
+    monkeypatch.setattr(train, "train_and_evaluate", lambda cfg, wd, task=None, progress=True:
+                        original(cfg, wd, task or Regression(cfg), progress=False))
     points = train.parse_sweep("optim.lr=0.05,0.02")
     rows = sweep.run_sweep(c, tmp_path, points)
     assert len(rows) == 2 and (tmp_path / "results.md").exists()

@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def test_quick_config_end_to_end(tmp_path):
     c = vae_config.get_config("quick")
-    out = train.train_and_evaluate(c, tmp_path, progress=False)
+    out = train.train_and_evaluate(c, tmp_path, task=vae.make_task(c), progress=False)
     m = out["members"][0]["metrics"]
     # 200 steps take the bound well below the ~543 nats of an untrained model (784 log 2).
     assert 100 < m["test_neg_elbo"] < 300
@@ -60,13 +60,40 @@ def test_score_function_gradient_is_unbiased_for_the_pathwise_one():
     assert float(sf.var(0).mean()) < 0.1 * float(sf_plain.var(0).mean())
 
 
+def test_estimator_is_chosen_once_and_its_state_is_the_task_state():
+    c = vae_config.get_config("quick")
+    x = np.zeros((4, 784), np.float32)
+    assert vae.make_task(c, arrays=(x, x)).init(jax.random.key(0))[1] == {}  # checkpoints
+    c.estimator, c.baseline = "score_function", "moving_average"
+    _, state = vae.make_task(c, arrays=(x, x)).init(jax.random.key(0))
+    assert set(state) == {"baseline"}
+    for bad in ({"estimator": "gumbel_softmax"}, {"baseline": "rloo", "num_samples": 1},
+                {"objective": "iwae"}, {"objective": "nope"}):
+        c2 = vae_config.get_config("quick")
+        c2.update({"estimator": "score_function", **bad})
+        with pytest.raises(ValueError):
+            vae.make_task(c2, arrays=(x, x))
+
+
+def test_iwae_schedule_stages():
+    c = vae_config.get_config("iwae")
+    x = np.zeros((4, 784), np.float32)
+    sched = vae.make_task(c, arrays=(x, x)).schedule(10, 32800)
+    lr = [float(sched(s)) for s in (0, 9, 10, 39, 40, 129, 130, 32799)]
+    r = 10 ** (-1 / 7)
+    expected = [1e-3, 1e-3, 1e-3 * r, 1e-3 * r, 1e-3 * r**2, 1e-3 * r**2, 1e-3 * r**3,
+                1e-3 * r**7]
+    np.testing.assert_allclose(lr, expected, rtol=1e-6)
+
+
 def test_importance_weighted_bound_is_tighter_on_the_same_digits():
     c = vae_config.get_config("quick")
     task = vae.make_task(c)
     params, _ = task.init(jax.random.key(0))
     x = jnp.asarray(task.test_x[:50])
-    elbo, iw1 = task._bounds_jit(params, x, jax.random.key(1), 1)
-    _, iw50 = task._bounds_jit(params, x, jax.random.key(1), 50)
+    bounds = jax.jit(task._bounds, static_argnums=(3,))
+    elbo, iw1 = bounds(params, x, jax.random.key(1), 1)
+    _, iw50 = bounds(params, x, jax.random.key(1), 50)
     np.testing.assert_allclose(elbo, iw1, rtol=1e-6)  # k = 1: the bound is the ELBO
     assert float(iw50) > float(elbo) + 1.0
 

@@ -7,8 +7,13 @@ the score-function / pathwise variance ratio follows its closed form. Seconds on
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "bandit_policy_gradient"
     c.mu = 1.0
@@ -16,7 +21,7 @@ def get_config(arg=None):
     c.sigmas = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
     c.num_samples = 200_000
     c.seed = 0
-    if arg == "quick":
+    if variant == "quick":
         c.sigmas = (0.1, 0.5, 2.0)
         c.num_samples = 50_000
     return c

@@ -5,9 +5,15 @@
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "causal_counterfactuals"
-    c.variant = "quick" if arg == "quick" else "default"  # of configs/causal.py
+    # (name, experiment config, overrides): trained in the figure's folder.
+    c.runs = (("causal", f"configs/causal.py:{variant}", {"artifacts": False}),)
     return c

@@ -15,11 +15,23 @@ from configs import base
 VARIANTS = ("default", "quick")
 
 
+def run_overrides(c, schedule: str) -> dict:
+    """Overrides of configs/diffusion.py:toy for one schedule on the figure's budget."""
+    return {"schedule": schedule, "num_steps": c.num_steps, "log_every": c.num_steps,
+            "eval_every": c.num_steps, "checkpoint_every": c.num_steps,
+            "optim.warmup_steps": min(100, c.num_steps // 10), "model.hidden": c.hidden,
+            "model.depth": c.depth,
+            "eval.num_examples": 0,  # only the final evaluation
+            "eval.final_num_examples": c.eval_examples, "eval.draws": c.draws,
+            "eval.num_samples": c.num_samples, "eval.sample_steps": c.sample_steps,
+            "artifacts": False}
+
+
 def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "diffusion_schedules"
-    c.schedules = ("ddpm_linear", "cosine", "linear", "learned")
+    schedules = ("ddpm_linear", "cosine", "linear", "learned")
     c.num_steps = 1000
     c.hidden = 64
     c.depth = 2
@@ -28,7 +40,7 @@ def get_config(arg=None):
     c.num_samples = 500
     c.sample_steps = 100
     if variant == "quick":
-        c.schedules = ("ddpm_linear", "linear", "learned")
+        schedules = ("ddpm_linear", "linear", "learned")
         c.num_steps = 300
         c.hidden = 32
         c.depth = 1
@@ -36,4 +48,6 @@ def get_config(arg=None):
         c.draws = 8
         c.num_samples = 256
         c.sample_steps = 50
+    # (name, experiment config, overrides): one run per noise schedule.
+    c.runs = tuple((s, "configs/diffusion.py:toy", run_overrides(c, s)) for s in schedules)
     return c

@@ -11,8 +11,13 @@ variance falls with tau. Seconds on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "discrete_bias_variance"
     c.num_latent = 3
@@ -23,7 +28,7 @@ def get_config(arg=None):
     c.num_draws = 20_000
     c.num_groups = 20  # batches of draws for the standard errors
     c.seed = 0
-    if arg == "quick":
+    if variant == "quick":
         c.taus = (0.01, 0.1, 1.0, 10.0)
         c.num_draws = 4000
     return c

@@ -23,9 +23,9 @@ def get_config(arg=None):
     c = ml_collections.ConfigDict()
     c.module = "local_reparam_variance"
     c.seed = 0
-    c.hidden = (64,)
-    c.max_train = 2000
-    c.batch_size = 50
+    # (experiment config, overrides): the task whose initial parameters are measured (no run).
+    c.experiment = ("configs/bayes_mlp.py:quick",
+                    {"model.hidden": (64,), "data.max_train": 2000, "batch_size": 50})
     c.log_stds = (-5.0, -4.0, -3.0, -2.0, -1.0)
     c.draws = 64
     if variant == "quick":

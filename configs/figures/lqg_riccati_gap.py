@@ -7,15 +7,20 @@ figure's folder and plots the logged ``riccati_gap``. About a minute on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "lqg_riccati_gap"
-    c.variants = ("default", "score_function", "score_function_b256")
-    c.num_steps = 1000
-    c.num_seeds = 2
-    if arg == "quick":
-        c.variants = ("default", "score_function")
-        c.num_steps = 60
-        c.num_seeds = 1
+    names, steps, seeds = ("default", "score_function", "score_function_b256"), 1000, 2
+    if variant == "quick":
+        names, steps, seeds = ("default", "score_function"), 60, 1
+    # (name, experiment config, overrides): one run per configs/lqg.py variant, same budget.
+    c.runs = tuple((n, f"configs/lqg.py:{n}",
+                    {"num_steps": steps, "num_seeds": seeds, "eval_every": steps,
+                     "checkpoint_every": steps}) for n in names)
     return c

@@ -15,8 +15,13 @@ fixed tau 0.3 matched or beat annealing (BENCHMARKS.md). About 20 s on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_discrete"
     c.seed = 0
@@ -32,7 +37,7 @@ def get_config(arg=None):
     c.num_steps = 200
     c.lr = 2.0  # decays linearly to 0 over num_steps
     c.num_seeds = 1024
-    if arg == "quick":
+    if variant == "quick":
         c.num_samples = 5000
         c.num_tau = 7
     return c

@@ -9,8 +9,13 @@ Gumbel, Kumaraswamy); (c) z = mu + sigma eps: dL/dmu = dL/dz, dL/dsigma = dL/dz 
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_gradients"
     c.seed = 0
@@ -18,7 +23,7 @@ def get_config(arg=None):
     c.num_chain = 2000  # panel (c): samples checked for the chain rule
     c.num_repeats = 400  # panel (d): independent N-sample averages per N
     c.max_log2_n = 12  # panel (d): N = 1, 2, ..., 2^max_log2_n
-    if arg == "quick":
+    if variant == "quick":
         c.num_samples = 4000
         c.num_chain = 200
         c.num_repeats = 200

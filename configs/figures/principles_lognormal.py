@@ -10,8 +10,13 @@ and MC), exponential vs linear; (b) the gradient norm during training at one lea
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_lognormal"
     c.seed = 0
@@ -23,7 +28,7 @@ def get_config(arg=None):
     c.num_seeds = 16
     c.log10_lr = (-5.0, -0.5)  # (c)
     c.num_lr = 10
-    if arg == "quick":
+    if variant == "quick":
         c.num_samples = 1000
         c.num_seeds = 8
         c.num_lr = 6

@@ -11,8 +11,13 @@ points: MC with ± 1 SE. About 15 s on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_mohamed"
     c.seed = 0
@@ -24,7 +29,7 @@ def get_config(arg=None):
     c.num_sigma = 9
     c.mu_for_sigma = 0.5
     c.num_samples = 20000
-    if arg == "quick":
+    if variant == "quick":
         c.num_mu = 7
         c.num_sigma = 5
         c.num_samples = 5000

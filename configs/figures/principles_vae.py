@@ -9,15 +9,25 @@ bound and the final test ELBO. About 1-2 minutes on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+# (estimator, baseline, legend label) of the three runs.
+ESTIMATORS = (("pathwise", "none", "pathwise"),
+              ("score_function", "none", "score function, baseline: none"),
+              ("score_function", "moving_average", "score function, baseline: moving_average"))
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_vae"
-    c.estimators = (("pathwise", "none"), ("score_function", "none"),
-                    ("score_function", "moving_average"))
-    c.num_steps = 600
-    c.log_every = 50
-    if arg == "quick":
-        c.num_steps = 150
-        c.log_every = 25
+    c.num_steps = 150 if variant == "quick" else 600
+    log_every = 25 if variant == "quick" else 50
+    # (name, experiment config, overrides): the same budget for every estimator.
+    c.runs = tuple((f"{est}_{baseline}", "configs/vae.py:quick",
+                    {"estimator": est, "baseline": baseline, "num_steps": c.num_steps,
+                     "log_every": log_every, "eval_every": c.num_steps,
+                     "checkpoint_every": c.num_steps}) for est, baseline, _ in ESTIMATORS)
+    c.labels = tuple(label for *_, label in ESTIMATORS)
     return c

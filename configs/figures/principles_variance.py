@@ -10,8 +10,13 @@ constant a (variance exactly 0). About 10 s on 2 cores.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_variance"
     c.seed = 0
@@ -21,7 +26,7 @@ def get_config(arg=None):
     c.log10_sigma = (-2.0, 1.0)
     c.num_sigma = 13
     c.num_samples = 20000  # per sigma and estimator
-    if arg == "quick":
+    if variant == "quick":
         c.num_sigma = 7
         c.num_samples = 5000
     return c

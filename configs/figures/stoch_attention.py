@@ -17,28 +17,38 @@ the figure's folder. Quick: two of them, fewer digits and draws.
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "full", "quick")
+
+
+def attention_run(attention: str, kl_weight: float, variant: str, run_dir: str = ""):
+    """(name, experiment config, overrides, run dir under the repo; "" = the figure's folder)."""
+    name = f"{attention}_kl{kl_weight:g}" if attention == "stochastic" else attention
+    return (name, f"configs/stoch_attention.py:{variant}",
+            {"attention": attention, "kl_weight": kl_weight, "artifacts": False}, run_dir)
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "stoch_attention"
     c.seed = 0
-    # (label, attention, kl_weight, run dir under the repo; "" = in the figure's folder)
-    c.runs = (("deterministic", "deterministic", 1.0, ""),
-              ("stochastic, ELBO", "stochastic", 1.0, ""),
-              ("stochastic, kl_weight 0.01", "stochastic", 0.01, ""))
-    c.experiment_variant = "quick"  # of configs/stoch_attention.py
+    c.runs = (attention_run("deterministic", 1.0, "quick"),
+              attention_run("stochastic", 1.0, "quick"),
+              attention_run("stochastic", 0.01, "quick"))
+    c.labels = ("deterministic", "stochastic, ELBO", "stochastic, kl_weight 0.01")
     c.num_digits = 500  # test digits for the averages and draws
     c.num_samples = 64  # draws of w per digit
     c.num_shown = 20
     c.digit = 0  # index of the displayed test digit
-    if arg == "full":
-        c.runs = (("deterministic", "deterministic", 1.0, "runs/satt_det"),
-                  ("stochastic, ELBO", "stochastic", 1.0, "runs/satt_stoch"),
-                  ("stochastic, kl_weight 0.01", "stochastic", 0.01, "runs/satt_stoch_kl001"))
-        c.experiment_variant = "default"
-    if arg == "quick":
-        c.runs = (("deterministic", "deterministic", 1.0, ""),
-                  ("stochastic, ELBO", "stochastic", 1.0, ""))
+    if variant == "full":
+        c.runs = (attention_run("deterministic", 1.0, "default", "runs/satt_det"),
+                  attention_run("stochastic", 1.0, "default", "runs/satt_stoch"),
+                  attention_run("stochastic", 0.01, "default", "runs/satt_stoch_kl001"))
+    if variant == "quick":
+        c.runs = c.runs[:2]
+        c.labels = c.labels[:2]
         c.num_digits = 200
         c.num_samples = 32
     return c

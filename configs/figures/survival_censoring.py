@@ -5,15 +5,20 @@
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "survival_censoring"
     c.seed = 0
     c.n = 100  # subjects per subset (<= 114 failures, so f = 0 is possible)
     c.fractions = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     c.num_keys = 2000
-    if arg == "quick":
+    if variant == "quick":
         c.fractions = (0.0, 0.2, 0.8)
         c.num_keys = 500
     return c

@@ -5,10 +5,16 @@
 
 import ml_collections
 
+from configs import base
+
+VARIANTS = ("default", "quick")
+
 
 def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "texture_recovery"
-    c.variant = "quick" if arg == "quick" else "default"  # of configs/texture.py
+    # (name, experiment config, overrides): trained in the figure's folder.
+    c.runs = (("texture", f"configs/texture.py:{variant}", {"artifacts": False}),)
     c.seed = 1  # the key of the displayed renders
     return c

@@ -9,7 +9,6 @@ approximation, not the model.
 
 from __future__ import annotations
 
-import tempfile
 import time
 
 import jax
@@ -19,27 +18,23 @@ NAME = "ode_inference"
 
 
 def run_vi(variant: str, quick: bool, init_mean=()) -> tuple[dict, float]:
-    from configs import ode_inference as cfg
-    from rgrad import train
+    from experiments import run
 
-    c = cfg.get_config(variant)
-    c.init_mean = tuple(init_mean)
+    overrides = {"init_mean": tuple(init_mean)}
     if quick:
-        c.num_steps, c.eval_every, c.checkpoint_every = 300, 300, 300
+        overrides |= {"num_steps": 300, "eval_every": 300, "checkpoint_every": 300}
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        out = train.train_and_evaluate(c, d, progress=False)
-    return out["members"][0]["metrics"], time.perf_counter() - t0
+    r = run.run(f"configs/ode_inference.py:{variant}", overrides)  # in a temporary workdir
+    return r.metrics[0], time.perf_counter() - t0
 
 
 def run_nuts(quick: bool, seed: int = 0) -> tuple[np.ndarray, float, dict]:
     """[S, D] constrained NUTS draws, wall seconds, and diagnostics."""
     from numpyro.infer import MCMC, NUTS
 
-    from configs import ode_inference as cfg
-    from experiments.tasks import ode_inference
+    from experiments import registry, run
 
-    task = ode_inference.make_task(cfg.get_config())
+    task = registry.make_task(run.resolve("configs/ode_inference.py"))
     log_joint = task.model.log_joint
     warmup, samples = (150, 150) if quick else (500, 1000)
     mcmc = MCMC(NUTS(potential_fn=lambda w: -log_joint(w)), num_warmup=warmup,

@@ -8,28 +8,24 @@ The ODE inference benchmark is ``experiments.bench.ode_inference``.
 
 from __future__ import annotations
 
-import tempfile
 import time
 
 NAME = "scientific"
 
 
-def _train(module, variant):
-    from rgrad import train
+def _train(name, variant):
+    """(config, final metrics of member 0, wall s) of configs/<name>.py:variant."""
+    from experiments import run
 
-    c = module.get_config(variant)
-    c.artifacts = False
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        out = train.train_and_evaluate(c, d, progress=False)
-    return c, out["members"][0]["metrics"], time.perf_counter() - t0
+    r = run.run(f"configs/{name}.py:{variant}", {"artifacts": False})  # in a temporary workdir
+    return r.config, r.metrics[0], time.perf_counter() - t0
 
 
 def survival_section(quick: bool) -> list[str]:
-    from configs import survival as cfg
     from experiments.tasks import survival
 
-    c, m, wall = _train(cfg, "quick" if quick else "default")
+    c, m, wall = _train("survival", "quick" if quick else "default")
     t0 = time.perf_counter()
     ref = survival.lifelines_fit(survival.load_rossi())
     t_ll = time.perf_counter() - t0
@@ -49,9 +45,8 @@ def survival_section(quick: bool) -> list[str]:
 
 
 def causal_section(quick: bool) -> list[str]:
-    from configs import causal as cfg
 
-    c, m, wall = _train(cfg, "quick" if quick else "default")
+    c, m, wall = _train("causal", "quick" if quick else "default")
     return ["### Causal: SCM with reparameterized noise, counterfactuals", "",
             f"{c.num_train} observational units, {c.num_steps} steps of the energy-score "
             f"fit; queries on {c.num_test} fresh units ({wall:.0f} s).", "",
@@ -67,9 +62,8 @@ def causal_section(quick: bool) -> list[str]:
 
 
 def texture_section(quick: bool) -> list[str]:
-    from configs import texture as cfg
 
-    c, m, wall = _train(cfg, "quick" if quick else "default")
+    c, m, wall = _train("texture", "quick" if quick else "default")
     t = c.target
     return ["### Procedural texture: sin(omega . (x + sigma eps) + phi)", "",
             f"{c.size}x{c.size} target, {c.num_steps} steps, {c.num_samples} renders per "

@@ -5,9 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from configs import causal as causal_cfg
-from experiments.figures import trained
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.tasks import causal
 
 
@@ -17,9 +15,8 @@ def make(config, outdir) -> FigureResult:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = causal_cfg.get_config(config.variant)
-    c.artifacts = False
-    task, m, params = trained.train_and_restore(c, outdir / "run")
+    (r,) = train_runs(config.runs, outdir).values()
+    task, m, params = r.task, r.metrics[0], r.params
     d = task.test
     z, t, y = (jnp.asarray(d[k]) for k in ("z", "t", "y"))
     y_cf = np.asarray(causal.counterfactual(params, z, t, y, 1.0 - t))

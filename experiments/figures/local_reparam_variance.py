@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from configs import bayes_mlp as bayes_mlp_config
+from experiments import registry, run
 from experiments.figures.common import FigureResult, save_csv
-from experiments.tasks import bayes_mlp
 from rgrad import bayes_layers as bl
 from rgrad import plotting  # noqa: F401  (sets the Agg backend)
 
@@ -33,11 +32,8 @@ def make(config, outdir) -> FigureResult:
     import matplotlib.pyplot as plt
 
     outdir = pathlib.Path(outdir)
-    c = bayes_mlp_config.get_config("quick")
-    c.model.hidden = tuple(config.hidden)
-    c.data.max_train = config.max_train
-    c.batch_size = config.batch_size
-    task = bayes_mlp.make_task(c)
+    c = run.resolve(*config.experiment)
+    task = registry.make_task(c)
     params, _ = task.init(jax.random.key(config.seed))
     stds = np.exp(np.asarray(config.log_stds))
     res = {m: np.zeros((len(stds), 2)) for m in bl.MODES}
@@ -56,8 +52,8 @@ def make(config, outdir) -> FigureResult:
                   ylabel="mean Var[gradient] (top layer)",
                   title=f"gradient wrt the top layer's {what}")
         ax[j].legend(fontsize=8, title="estimator")
-    fig.suptitle(f"Bayesian MLP 784-{'-'.join(map(str, config.hidden))}-10 at initialisation, "
-                 f"batch {config.batch_size}, {config.draws} (minibatch, noise) draws", fontsize=9)
+    fig.suptitle(f"Bayesian MLP 784-{'-'.join(map(str, c.model.hidden))}-10 at initialisation, "
+                 f"batch {c.batch_size}, {config.draws} (minibatch, noise) draws", fontsize=9)
     fig.tight_layout()
     png = outdir / "local_reparam_variance.png"
     fig.savefig(png, dpi=90)

@@ -6,10 +6,8 @@ import pathlib
 
 import numpy as np
 
-from configs import lqg as lqg_config
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.figures.common_runs import curves
-from rgrad import train
 
 
 def make(config, outdir) -> FigureResult:
@@ -21,13 +19,9 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     cols, numbers = {}, {}
-    for i, variant in enumerate(config.variants):
-        c = lqg_config.get_config(variant)
-        c.num_steps, c.num_seeds = config.num_steps, config.num_seeds
-        c.eval_every = c.checkpoint_every = config.num_steps
-        workdir = outdir / f"run_{variant}"
-        train.train_and_evaluate(c, workdir, progress=False)
-        steps, mean, std = curves(workdir, "train", None, "riccati_gap")
+    for i, (variant, r) in enumerate(train_runs(config.runs, outdir).items()):
+        c = r.config
+        steps, mean, std = curves(r.workdir, "train", None, "riccati_gap")
         rollouts = steps * c.batch_size
         label = f"{c.estimator} ({c.batch_size} rollouts/step, lr {c.optim.lr:g})"
         ax.plot(rollouts, mean, color=f"C{i}", label=label)

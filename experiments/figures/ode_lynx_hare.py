@@ -5,9 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from configs import ode_inference as ode_cfg
-from experiments.figures import trained
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.tasks import ode_inference
 
 # Posterior means reported by the Stan case study (Carpenter, "Predator-Prey Population
@@ -21,15 +19,13 @@ def make(config, outdir) -> FigureResult:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = ode_cfg.get_config(config.variant)
-    c.num_steps = config.num_steps
-    c.eval_every = c.checkpoint_every = config.num_steps
-    c.artifacts = False
-    task, m, params = trained.train_and_restore(c, outdir / "run")
+    (r,) = train_runs(config.runs, outdir).values()
+    task, m, params = r.task, r.metrics[0], r.params
     k1, k2 = jax.random.split(jax.random.key(config.seed))
     w = ode_inference.sample(params, k1, config.num_draws)  # [S, 8]
-    z = np.asarray(task._predict(w))  # [S, 21, 2]
-    sigma = np.exp(np.asarray(w[:, 6:8]))[:, None, :]  # [S, 1, 2]
+    z = np.asarray(task.predict(w))  # [S, 21, 2]
+    noise = [task.model.names.index(f"sigma_{s}") for s in ("hare", "lynx")]
+    sigma = np.exp(np.asarray(w[:, noise]))[:, None, :]  # [S, 1, 2] observation noise
     eps = np.asarray(jax.random.normal(k2, z.shape))
     y_rep = z * np.exp(sigma * eps)  # posterior predictive draws, log-normal noise
     lo, mid, hi = np.percentile(y_rep, [5, 50, 95], axis=0)  # [21, 2]

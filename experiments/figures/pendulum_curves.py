@@ -6,26 +6,8 @@ import pathlib
 
 import numpy as np
 
-from configs import pendulum as pendulum_config
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.figures.common_runs import curves
-from rgrad import train
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run_config(config, variant):
-    """The pendulum config of ``variant`` with the figure's budget (env steps, seeds)."""
-    c = pendulum_config.get_config(variant)
-    if config.num_seeds:
-        c.num_seeds = config.num_seeds
-    if config.env_steps:
-        # SAC: one env step per loop step and env; REINFORCE: num_envs episodes of 200 steps.
-        per_step = c.num_envs * (200 if c.algo == "reinforce" else 1)
-        c.num_steps = config.env_steps // per_step
-        c.checkpoint_every = c.eval_every = c.log_every * max(
-            1, c.num_steps // (6 * c.log_every))
-    return c
 
 
 def make(config, outdir) -> FigureResult:
@@ -37,13 +19,12 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     cols, numbers = {}, {}
-    for i, (label, variant, run_dir) in enumerate(config.runs):
-        workdir = ROOT / run_dir if run_dir else outdir / f"run_{variant}"
-        train.train_and_evaluate(run_config(config, variant), workdir, progress=False)
-        x, mean, std = curves(workdir, "eval", "env_steps", "eval_return")
+    runs = train_runs(config.runs, outdir)
+    for i, (label, r) in enumerate(zip(config.labels, runs.values(), strict=True)):
+        x, mean, std = curves(r.workdir, "eval", "env_steps", "eval_return")
         ax.plot(x, mean, "o-", ms=3, color=f"C{i}", label=label)
         ax.fill_between(x, mean - std, mean + std, color=f"C{i}", alpha=0.2)
-        name = pendulum_config.get_config(variant).algo
+        name = r.config.algo
         cols |= {f"{name}_env_steps": x, f"{name}_return_mean": mean, f"{name}_return_std": std}
         numbers |= {f"{name}_final_return_mean": float(mean[-1]),
                     f"{name}_final_return_std": float(std[-1]),

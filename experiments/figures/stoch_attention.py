@@ -1,11 +1,11 @@
 """Stochastic (logistic-normal) vs deterministic attention over MNIST rows, from trained runs.
 
-For each run in ``config.runs`` (label, attention, kl_weight, run dir): the
-``config.experiment_variant`` of ``configs/stoch_attention.py`` is trained (or, when finished,
-restored: the shared loop resumes at the last step and only re-evaluates) in the run dir under
-the repository, or in the figure's folder when the run dir is "". Panels: one test digit; its
-attention over the rows, w = softmax(mu) and ``num_samples`` draws w = softmax(mu + L eps);
-the attention averaged over test digits; and test accuracy and attention entropy per run.
+Each run in ``config.runs`` (a variant of ``configs/stoch_attention.py`` with its attention
+and kl_weight) is trained (or, when finished, restored: the shared loop resumes at the last
+step and only re-evaluates) in its run dir under the repository, or in the figure's folder.
+Panels: one test digit; its attention over the rows, w = softmax(mu) and ``num_samples``
+draws w = softmax(mu + L eps); the attention averaged over test digits; and test accuracy
+and attention entropy per run.
 """
 
 from __future__ import annotations
@@ -16,20 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from configs import stoch_attention as sa_config
-from experiments.figures import trained
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.tasks import stoch_attention as sa
 from rgrad import plotting  # noqa: F401  (sets the Agg backend)
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run_config(config, attention, kl_weight, run_dir):
-    """(experiment config, workdir or None for the figure's folder)."""
-    c = sa_config.get_config(config.experiment_variant)
-    c.attention, c.kl_weight, c.artifacts = attention, kl_weight, False
-    return c, (ROOT / run_dir if run_dir else None)
 
 
 def attention_draws(task, params, x, key, n):
@@ -51,14 +40,13 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     key = jax.random.key(config.seed)
     res, cols = [], {"row": np.arange(sa.T)}
-    for label, attention, kl_weight, run_dir in config.runs:
-        c, workdir = run_config(config, attention, kl_weight, run_dir)
-        tag = f"{attention}_kl{kl_weight:g}" if attention == "stochastic" else attention
-        task, m, params = trained.train_and_restore(c, workdir or outdir / f"run_{tag}")
+    runs = train_runs(config.runs, outdir)
+    for label, (tag, r) in zip(config.labels, runs.items(), strict=True):
+        task, m, params = r.task, r.metrics[0], r.params
         x = jnp.asarray(task.test_x[:config.num_digits])
         w_mean, w = attention_draws(task, params, x, key, config.num_samples)
         res.append({"label": label, "tag": tag, "m": m, "w_mean": w_mean, "w": w,
-                    "stochastic": attention == "stochastic", "steps": c.num_steps})
+                    "stochastic": r.config.attention == "stochastic", "steps": r.config.num_steps})
         cols[f"{tag}_mean_attention"] = w_mean.mean(0)
         cols[f"{tag}_digit{config.digit}_softmax_mu"] = w_mean[config.digit]
 

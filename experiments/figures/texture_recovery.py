@@ -5,9 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from configs import texture as texture_cfg
-from experiments.figures import trained
-from experiments.figures.common import FigureResult, save_csv
+from experiments.figures.common import FigureResult, save_csv, train_runs
 from experiments.tasks import texture
 
 
@@ -17,9 +15,8 @@ def make(config, outdir) -> FigureResult:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = texture_cfg.get_config(config.variant)
-    c.artifacts = False
-    task, m, params = trained.train_and_restore(c, outdir / "run")
+    (r,) = train_runs(config.runs, outdir).values()
+    task, m, params = r.task, r.metrics[0], r.params
     init, _ = task.init(None)
     key = jax.random.key(config.seed)
     rows = [("target", task.truth, task.target), ("initial", init, None),
@@ -27,7 +24,7 @@ def make(config, outdir) -> FigureResult:
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
     table = {"name": [], "omega_x": [], "omega_y": [], "phi": [], "sigma": []}
     for ax, (name, p, img) in zip(axes, rows, strict=True):
-        img = texture.render(p, c.size, key=key) if img is None else img
+        img = texture.render(p, r.config.size, key=key) if img is None else img
         om, phi, sig = np.asarray(p["omega"]), float(p["phi"]), float(np.exp(p["log_sigma"]))
         ax.imshow(np.asarray(img), cmap="gray", vmin=-1, vmax=1)
         ax.set_title(f"{name}\nω=({om[0]:.3f}, {om[1]:.3f}) φ={phi:.2f} σ={sig:.2f}",

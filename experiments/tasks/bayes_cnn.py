@@ -4,18 +4,18 @@ Two :class:`rgrad.bayes_layers.BayesConv` layers (5x5, stride 2, ReLU) and a Bay
 top layer, ``[B, 784] -> [B, 28, 28, 1] -> [B, 14, 14, C1] -> [B, 7, 7, C2] -> [B, 10]``.
 Training, evaluation and the top-layer gradient variance under the three estimators (local
 reparameterization, one weight sample per example, one per minibatch) are those of
-:mod:`experiments.tasks.bayes_mlp`; only the network differs. In the convolutions, local
-reparameterization samples every output pixel independently (the variance conv(x^2, s^2) is
-exact per pixel, the correlations between pixels that share a kernel are dropped), so unlike the
-dense case it is not the per-example estimator in distribution.
+:class:`rgrad.bayes_vi.BayesVITask`, as for the MLP; only the network differs. In the
+convolutions, local reparameterization samples every output pixel independently (the variance
+conv(x^2, s^2) is exact per pixel, the correlations between pixels that share a kernel are
+dropped), so unlike the dense case it is not the per-example estimator in distribution.
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
 
-from experiments.tasks import bayes_mlp
 from rgrad import bayes_layers as bl
+from rgrad.bayes_vi import BayesVITask
 
 
 class BayesCNN(nn.Module):
@@ -35,13 +35,11 @@ class BayesCNN(nn.Module):
         return bl.BayesDense(10, self.mode, self.init_log_std, name="top")(h, deterministic)
 
 
-class BayesCNNTask(bayes_mlp.BayesMLPTask):
+class BayesCNNTask(BayesVITask):
     def build_model(self, mode: str) -> nn.Module:
         m = self.config.model
         return BayesCNN(tuple(m.channels), mode, m.init_log_std)
 
 
 def make_task(config, arrays=None) -> BayesCNNTask:
-    if config.mode not in bl.MODES:
-        raise ValueError(f"config.mode={config.mode!r}; use one of {', '.join(bl.MODES)}.")
     return BayesCNNTask(config, arrays)

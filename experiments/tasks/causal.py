@@ -62,7 +62,12 @@ class CausalTask(Task):
     def __init__(self, config):
         super().__init__(config)
         self.train = true_scm(config, config.num_train, config.data_seed)
-        self.test = true_scm(config, config.num_test, config.data_seed + 1)
+        self.test = d = true_scm(config, config.num_test, config.data_seed + 1)
+        # Constants of the test set, computed once on the host (float32, as the data).
+        self.y_cf_true = np.where(d["t"] > 0, d["y0"], d["y1"])  # [n] the other outcome
+        treated = d["t"] > 0
+        self.ate_true = np.mean(d["y1"] - d["y0"])
+        self.ate_naive = d["y"][treated].mean() - d["y"][~treated].mean()
 
     def dataset(self):
         return {k: self.train[k] for k in ("z", "t", "y")}  # only the observational data
@@ -84,24 +89,24 @@ class CausalTask(Task):
         return jnp.mean(scores), ({}, state)
 
     def evaluate(self, params, state, *, key):
+        """Counterfactual RMSE (with and without abduction), ATEs and noise scales; pure."""
+        del state, key
         d = self.test
-        z, t, y = (jnp.asarray(d[k]) for k in ("z", "t", "y"))
-        y_cf = np.asarray(counterfactual(params, z, t, y, 1.0 - t))
-        y_cf_true = np.where(d["t"] > 0, d["y0"], d["y1"])
+        z, t, y = (jnp.asarray(d[k]) for k in ("z", "t", "y"))  # [n] each
+        y_cf = counterfactual(params, z, t, y, 1.0 - t)
+        y_cf_true = jnp.asarray(self.y_cf_true)
         # ATE from the model's mechanism averaged over the units' Z; truth: sample mean of
         # the units' true effects.
         f1, _ = mechanism(params, jnp.ones_like(z), z)
         f0, _ = mechanism(params, jnp.zeros_like(z), z)
-        treated = d["t"] > 0
-        return {"cf_rmse": float(np.sqrt(np.mean((y_cf - y_cf_true) ** 2))),
-                "cf_rmse_no_abduction": float(np.sqrt(np.mean(
-                    (np.asarray(jnp.where(t > 0, f0, f1)) - y_cf_true) ** 2))),
-                "ate_model": float(jnp.mean(f1 - f0)),
-                "ate_true": float(np.mean(d["y1"] - d["y0"])),
-                "ate_naive": float(d["y"][treated].mean() - d["y"][~treated].mean()),
-                "scale_untreated": float(jnp.exp(params["g"][0])),
-                "scale_treated": float(jnp.exp(params["g"][0] + params["g"][1]))}
-
+        return {"cf_rmse": jnp.sqrt(jnp.mean((y_cf - y_cf_true) ** 2)),
+                "cf_rmse_no_abduction": jnp.sqrt(jnp.mean(
+                    (jnp.where(t > 0, f0, f1) - y_cf_true) ** 2)),
+                "ate_model": jnp.mean(f1 - f0),
+                "ate_true": jnp.asarray(self.ate_true),
+                "ate_naive": jnp.asarray(self.ate_naive),
+                "scale_untreated": jnp.exp(params["g"][0]),
+                "scale_treated": jnp.exp(params["g"][0] + params["g"][1])}
 
 def make_task(config) -> CausalTask:
     return CausalTask(config)

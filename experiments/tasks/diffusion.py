@@ -2,8 +2,9 @@
 
 The forward process is the reparameterization x_t = alpha_t x_0 + sigma_t eps
 (:func:`rgrad.diffusion.q_sample`). The denoiser eps_theta(x_t, gamma_t) is a residual MLP
-conditioned, as in VDM, on the normalised noise level gamma_t (not on t), so that every
-schedule with the same endpoints has the same expected bound for the same denoiser.
+(:class:`rgrad.denoisers.Denoiser`) conditioned, as in VDM, on the normalised noise level
+gamma_t (not on t), so that every schedule with the same endpoints has the same expected bound
+for the same denoiser.
 
 * ``schedule``: ``ddpm_linear`` | ``cosine`` | ``linear`` (fixed; x_t is a constant for theta)
   or ``learned`` (VDM: the endpoints follow the bound, the shape the variance of the
@@ -13,8 +14,9 @@ schedule with the same endpoints has the same expected bound for the same denois
   otherwise shrink the denoiser's clipped step).
 * ``objective``: ``vlb`` (VDM's continuous-time bound) or ``simple`` (DDPM's
   E ||eps - eps_theta(x_t, t)||^2, fixed schedules only).
-* ``data.name``: ``gmm`` (8 Gaussians on a ring; true density known) or ``mnist`` (8-bit
-  pixels, VDM's discretized decoder, bound in bits per dimension).
+* ``data.name``: ``gmm`` (8 Gaussians on a ring, :mod:`rgrad.ring_data`; true density known)
+  or ``mnist`` (8-bit pixels, VDM's discretized decoder :mod:`rgrad.diffusion_decoder`, bound
+  in bits per dimension).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import functools
 import pathlib
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,94 +32,20 @@ import optax
 from rgrad import data as rdata
 from rgrad import diffusion as dm
 from rgrad import plotting
+from rgrad.denoisers import Denoiser
+from rgrad.diffusion_decoder import discrete_decoder_logits, discrete_recon
+from rgrad.ring_data import (  # noqa: F401  (re-exported: figures and benches read them here)
+    RING_STD,
+    in_mode_fraction,
+    plot_ring_samples,
+    ring_log_density,
+    ring_means,
+    ring_sample,
+)
 from rgrad.task import Task
 
 FIXED = {"ddpm_linear": dm.ddpm_linear_gamma, "cosine": dm.cosine_gamma,
          "linear": dm.linear_gamma}
-
-
-class Denoiser(nn.Module):
-    """eps_theta(z_t, gamma_t): a residual MLP F with a sinusoidal embedding of the noise level.
-
-    F sees the normalised gamma_t (:func:`rgrad.diffusion.normalise_gamma`, embedded like VDM's
-    1000 c), not t. With ``data_rms > 0`` the output is preconditioned (EDM-style, for eps):
-    eps_hat = c_skip z + c_out F(c_in z), with c_skip z = E[eps | z] and c_out^2 its residual
-    variance when x has per-coordinate second moment ``data_rms``^2:
-
-        v = alpha^2 rms^2 + sigma^2,  c_in = v^-1/2,  c_skip = sigma / v,  c_out = alpha rms v^-1/2.
-
-    Without it, an MLP narrower than the data (512 < 784 on MNIST) cannot even pass the noise
-    through at high noise levels, where eps_hat ~ z is nearly the answer. ``data_rms = 0``: the
-    plain network, eps_hat = F(z).
-    ``pixel_hidden > 0`` adds a per-coordinate path: one small MLP, shared by all coordinates,
-    of each coordinate's z_i, the global network's output there and the noise embedding. At low
-    noise eps is nearly an affine function of each z_i alone, slope 1/sigma; through the global
-    MLP's 512-wide bottleneck that map cannot be represented for 784 pixels, per pixel it is
-    one unit's work.
-    """
-
-    hidden: int
-    depth: int
-    out: int
-    emb_dim: int = 32
-    data_rms: float = 0.0
-    pixel_hidden: int = 0
-
-    @nn.compact
-    def __call__(self, z, gamma):
-        c = dm.normalise_gamma(gamma)
-        half = self.emb_dim // 2
-        freqs = jnp.exp(-np.log(10000.0) * jnp.arange(half) / half)
-        emb = jnp.concatenate([jnp.sin(1000.0 * c * freqs), jnp.cos(1000.0 * c * freqs)])
-        if self.data_rms:
-            alpha, sigma = dm.alpha_sigma(gamma)
-            v = alpha**2 * self.data_rms**2 + sigma**2
-            c_in, c_skip, c_out = jax.lax.rsqrt(v), sigma / v, alpha * self.data_rms / jnp.sqrt(v)
-        else:
-            c_in, c_skip, c_out = 1.0, 0.0, 1.0
-        e = nn.silu(nn.Dense(self.hidden)(emb))
-        h = nn.Dense(self.hidden)(c_in * z)
-        for _ in range(self.depth):
-            r = nn.Dense(self.hidden)(nn.silu(nn.LayerNorm()(h))) + nn.Dense(self.hidden)(e)
-            h = h + nn.Dense(self.hidden)(nn.silu(r))
-        f = nn.Dense(self.out, kernel_init=nn.initializers.zeros)(nn.silu(nn.LayerNorm()(h)))
-        if self.pixel_hidden:  # the same small MLP on every coordinate (a 1x1 convolution)
-            p = nn.Dense(self.pixel_hidden)(jnp.stack([c_in * z, f], -1))
-            p = p + nn.Dense(self.pixel_hidden)(emb)[None, :]
-            p = nn.Dense(self.pixel_hidden)(nn.silu(p))
-            f = f + nn.Dense(1, kernel_init=nn.initializers.zeros)(nn.silu(p))[:, 0]
-        return c_skip * z + c_out * f
-
-
-# ============================================================================================
-# 2-D data: a mixture of 8 Gaussians on a ring, with its exact density.
-# ============================================================================================
-RING_K, RING_RADIUS, RING_STD = 8, 1.0, 0.1
-
-
-def ring_means():
-    a = 2 * np.pi * np.arange(RING_K) / RING_K
-    return np.stack([np.cos(a), np.sin(a)], -1).astype(np.float32) * RING_RADIUS  # [K, 2]
-
-
-def ring_sample(key, n):
-    kc, kn = jax.random.split(key)
-    c = jax.random.randint(kc, (n,), 0, RING_K)
-    return jnp.asarray(ring_means())[c] + RING_STD * jax.random.normal(kn, (n, 2))
-
-
-def ring_log_density(x):  # [..., 2] -> [...]
-    means = jnp.asarray(ring_means()).reshape((1,) * (x.ndim - 1) + (RING_K, 2))
-    d = x[..., None, :] - means  # [..., K, 2]
-    lp = -0.5 * jnp.sum(d**2, -1) / RING_STD**2 - np.log(2 * np.pi * RING_STD**2)
-    return jax.nn.logsumexp(lp, -1) - np.log(RING_K)
-
-
-def in_mode_fraction(x):
-    """Fraction of points within 3 component std of a ring mean (true data: 1 - e^-4.5)."""
-    means = jnp.asarray(ring_means()).reshape((1, RING_K, 2))
-    d2 = jnp.min(jnp.sum((x[:, None, :] - means) ** 2, -1), -1)
-    return jnp.mean(d2 < (3 * RING_STD) ** 2)
 
 
 class DiffusionTask(Task):
@@ -148,11 +75,6 @@ class DiffusionTask(Task):
             rms = float(np.sqrt(np.mean(np.asarray(jax.vmap(self.encode)(xs)[1]) ** 2)))
         self.denoiser = Denoiser(m.hidden, m.depth, self.dim, data_rms=rms,
                                  pixel_hidden=m.pixel_hidden)
-        # Without XLA:CPU's YNNPACK fusions, which return garbage here (see dm.NO_YNN_FUSION).
-        self._eval = jax.jit(self.eval_stats, static_argnums=(3, 4),
-                             compiler_options=dm.NO_YNN_FUSION)
-        self._sample = jax.jit(self.sample, static_argnums=(2, 3),
-                               compiler_options=dm.NO_YNN_FUSION)
 
     # -- data ---------------------------------------------------------------------------------
     def dataset(self):
@@ -245,7 +167,7 @@ class DiffusionTask(Task):
             diff = dm.variance_shape_grad(diff)
         l_diff = diff(params["denoiser"], (g0, g1), s, ds, (xc, eps))
         eps0 = jax.random.normal(eps0_key, xc.shape)
-        recon = (dm.discrete_recon(k, xc, g0, eps0) if self.image
+        recon = (discrete_recon(k, xc, g0, eps0) if self.image
                  else dm.gaussian_recon(xc, g0, eps0))
         return l_diff, dm.prior_kl(xc, g1) + recon
 
@@ -304,30 +226,39 @@ class DiffusionTask(Task):
             out["data_logp"] = jnp.mean(ring_log_density(x))
         return out
 
-    def evaluate(self, params, state, *, key, final=False):
+    def bound_metrics(self, params, key, *, final: bool):
+        """The bounds on ``eval.[final_]num_examples`` test points and their variances; pure.
+
+        Bounds per dimension in bits (images) or per example in nats (ring); ``{}`` when the
+        number of examples is 0 (no periodic evaluation: one compile fewer).
+        """
         e = self.config.eval
         n = e.final_num_examples if final else e.num_examples
-        if not n:  # eval.num_examples = 0: no periodic evaluation (one compile fewer)
+        if not n:
             return {}
-        st = self._eval(params, jnp.asarray(self.test_x[:n]), key, e.draws,
-                        e.num_samples if final else 0)
-        st = {k: float(v) for k, v in st.items()}
+        st = self.eval_stats(params, jnp.asarray(self.test_x[:n]), key, e.draws,
+                             e.num_samples if final else 0)
         scale = self.dim * np.log(2.0) if self.image else 1.0
-        out = {("bpd" if self.image else "bound_nats"): st["bound"] / scale,
-               ("bpd_se" if self.image else "bound_nats_se"): st["bound_se"] / scale,
-               ("own_bpd" if self.image else "own_bound_nats"): st["own_bound"] / scale,
-               ("own_bpd_se" if self.image else "own_bound_nats_se"): st["own_bound_se"] / scale,
+        unit = "bpd" if self.image else "bound_nats"
+        own = "own_bpd" if self.image else "own_bound_nats"
+        out = {unit: st["bound"] / scale, f"{unit}_se": st["bound_se"] / scale,
+               own: st["own_bound"] / scale, f"{own}_se": st["own_bound_se"] / scale,
                "diff_var": st["diff_var"], "bound_var": st["bound_var"]}
         if "sample_logp" in st:
             out.update({k: st[k] for k in ("sample_logp", "data_logp", "sample_in_mode",
                                            "data_in_mode")})
         if self.learned:
             g0, g1 = self.sched.apply(params["schedule"], method=dm.LearnedGamma.ends)
-            out.update(gamma_min=float(g0), gamma_max=float(g1))
+            out.update(gamma_min=g0, gamma_max=g1)
         return out
 
+    def evaluate(self, params, state, *, key):
+        del state
+        return self.bound_metrics(params, key, final=False)
+
     def final_evaluate(self, params, state, *, key):
-        return self.evaluate(params, state, key=key, final=True)
+        del state
+        return self.bound_metrics(params, key, final=True)
 
     def sample(self, params, key, n, steps):
         """n ancestral samples in data space ([n, D]; images in [0, 1])."""
@@ -336,38 +267,18 @@ class DiffusionTask(Task):
             jax.random.split(key, n))
         g0 = self.gamma_fn(params)(0.0)
         if self.image:
-            logits = jax.vmap(dm.discrete_decoder_logits, in_axes=(0, None))(z0, g0)
+            logits = jax.vmap(discrete_decoder_logits, in_axes=(0, None))(z0, g0)
             return jnp.argmax(logits, -1) / 255.0
         return z0 / dm.alpha_sigma(g0)[0]
 
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
         e = self.config.eval
         if self.image:
-            s = np.asarray(self._sample(params, key, 64, e.sample_steps))
+            s = np.asarray(self.sample(params, key, 64, e.sample_steps))
             return [plotting.save_image_grid(s, workdir / "samples.png",
                                              title=f"{self.config.schedule} schedule samples")]
-        s = np.asarray(self._sample(params, key, 2000, e.sample_steps))
+        s = np.asarray(self.sample(params, key, 2000, e.sample_steps))
         return [plot_ring_samples(s, workdir / "samples.png", self.config.schedule)]
-
-
-def plot_ring_samples(samples, path, title, ax=None):
-    """Scatter of 2-D samples over contours of the true density."""
-    import matplotlib.pyplot as plt
-
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(4, 4))
-    g = np.linspace(-1.6, 1.6, 200)
-    xx, yy = np.meshgrid(g, g)
-    logp = np.asarray(ring_log_density(jnp.stack([xx, yy], -1)))
-    ax.contour(xx, yy, np.exp(logp), levels=6, cmap="Blues")
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="C3", alpha=0.4, label="samples")
-    ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2", title=title)
-    ax.legend(loc="upper right", fontsize=7)
-    if own:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-    return pathlib.Path(path) if path else None
 
 
 def make_task(config) -> DiffusionTask:

@@ -8,14 +8,16 @@ layers reparameterized:
 so the ELBO's gradient for the lower encoder (x -> z1) flows through z1 into the upper encoder
 and the whole generative model, while the upper encoder (z1 -> z2) sees only eps2 given z1.
 Default sizes (IWAE paper): x -> 100-100 tanh -> z1 (100) -> 50-50 tanh -> z2 (50), mirrored
-in the decoder. Everything else -- data, objective (ELBO / IWAE bound), the score-function
-option, the test ELBO and the k-sample importance-weighted NLL -- is the one-layer VAE's
-(:mod:`experiments.tasks.vae`), whose task this subclasses.
+in the decoder. Everything else -- data, objective (ELBO / IWAE bound), the estimator
+(``config.estimator``: pathwise, or the score function on the joint draw of both layers), the
+test ELBO and the k-sample importance-weighted NLL -- is :class:`rgrad.vae.LatentImageTask`'s,
+as for the one-layer VAE.
 
 Evaluation also measures, for ``eval.grad_var_examples`` test digits, the variance over
-``eval.grad_var_draws`` independent one-sample ELBO gradient estimates (same draws for both
-groups) of the lower-encoder and upper-encoder parameters: the mean per-parameter variance and
-its ratio to the mean squared gradient (the inverse squared signal-to-noise ratio).
+``eval.grad_var_draws`` independent one-sample pathwise ELBO gradient estimates (same draws for
+both groups; :func:`rgrad.diagnostics.estimator_stats`) of the lower-encoder and upper-encoder
+parameters: the mean per-parameter variance and its ratio to the mean squared gradient (the
+inverse squared signal-to-noise ratio).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.tasks.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
-from rgrad import plotting
+from rgrad import diagnostics, plotting
+from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
+from rgrad.vae import IMAGE, LatentImageTask, lead
 
 
 class HVAE(nn.Module):
@@ -43,7 +46,7 @@ class HVAE(nn.Module):
         self.enc1 = MLP(self.enc1_hidden, 2 * self.z1, a)  # q(z1 | x)
         self.enc2 = MLP(self.enc2_hidden, 2 * self.z2, a)  # q(z2 | z1)
         self.dec2 = MLP(tuple(reversed(self.enc2_hidden)), 2 * self.z1, a)  # p(z1 | z2)
-        self.dec1 = MLP(tuple(reversed(self.enc1_hidden)), 784, a)  # p(x | z1)
+        self.dec1 = MLP(tuple(reversed(self.enc1_hidden)), IMAGE, a)  # p(x | z1)
 
     @staticmethod
     def _split(h, n):
@@ -52,55 +55,67 @@ class HVAE(nn.Module):
     def q1(self, x):  # [784] -> ([Z1], [Z1])
         return self._split(self.enc1(x), self.z1)
 
-    def q2(self, z1):  # [Z1] -> ([Z2], [Z2])
+    def q2(self, z1):  # [..., Z1] -> ([..., Z2], [..., Z2])
         return self._split(self.enc2(z1), self.z2)
 
-    def p1(self, z2):  # [Z2] -> ([Z1], [Z1])
+    def p1(self, z2):  # [..., Z2] -> ([..., Z1], [..., Z1])
         return self._split(self.dec2(z2), self.z1)
 
-    def px(self, z1):  # [Z1] -> logits [784]
+    def px(self, z1):  # [..., Z1] -> logits [..., 784]
         return self.dec1(z1)
 
     def __call__(self, x, z1, z2):
         return self.q1(x), self.q2(z1), self.p1(z2), self.px(z1)
 
 
-class HVAETask(VAETask):
+class HierarchicalPosterior:
+    """q(z1 | x) q(z2 | z1) of one image; draws are pairs (z1 [*S, Z1], z2 [*S, Z2])."""
+
+    def __init__(self, q2, mu1, ls1):
+        self.q2, self.mu1, self.ls1 = q2, mu1, ls1  # q2: z1 [..., Z1] -> (mu2, ls2)
+
+    def sample(self, *, seed, sample_shape=()):
+        k1, k2 = jax.random.split(seed)
+        shape = tuple(sample_shape)
+        eps1 = jax.random.normal(k1, shape + self.mu1.shape)
+        z1 = lead(self.mu1, eps1.ndim) + lead(jnp.exp(self.ls1), eps1.ndim) * eps1
+        mu2, ls2 = self.q2(z1)
+        return z1, mu2 + jnp.exp(ls2) * jax.random.normal(k2, mu2.shape)
+
+    def log_prob(self, z):
+        z1, z2 = z
+        return (normal_log_prob(z1, lead(self.mu1, z1.ndim), lead(self.ls1, z1.ndim))
+                + normal_log_prob(z2, *self.q2(z1)))
+
+
+class HVAETask(LatentImageTask):
     """The VAE task with two stochastic layers (see module docstring)."""
+
+    tag = "hvae"
 
     def __init__(self, config, arrays=None):
         super().__init__(config, arrays)
         m = config.model
         self.model = HVAE(tuple(m.enc_hidden), tuple(m.enc2_hidden), m.latent, m.latent2,
                           m.activation)
-        self._grad_var_jit = jax.jit(self._grad_var)
 
-    def init(self, key):
+    def init_params(self, key):
         m = self.config.model
-        params = self.model.init(key, jnp.zeros((784,)), jnp.zeros((m.latent,)),
-                                 jnp.zeros((m.latent2,)))
-        if self.config.estimator == "score_function" and self.config.baseline == "moving_average":
-            return params, {"baseline": jnp.zeros(())}
-        return params, {}
+        return self.model.init(key, jnp.zeros((IMAGE,)), jnp.zeros((m.latent,)),
+                               jnp.zeros((m.latent2,)))
 
-    def log_weights(self, params, x, key, k, stop_z=False):
-        """log p(x | z1), log p(z1, z2), log q(z1, z2 | x) for k paths; [784] -> 3 x [k]."""
-        m = self.config.model
-        k1, k2 = jax.random.split(key)
+    def posterior(self, params, x):
+        q2 = lambda z1: self.model.apply(params, z1, method=HVAE.q2)
+        return HierarchicalPosterior(q2, *self.model.apply(params, x, method=HVAE.q1))
+
+    def log_terms(self, params, x, z, q):
+        """z = (z1 [k, Z1], z2 [k, Z2]) -> log p(x | z1), log p(z1, z2), log q(z1, z2 | x)."""
+        z1, z2 = z
         apply = self.model.apply
-        mu1, ls1 = apply(params, x, method=HVAE.q1)
-        z1 = mu1[None] + jnp.exp(ls1)[None] * jax.random.normal(k1, (k, m.latent))
-        if stop_z:
-            z1 = jax.lax.stop_gradient(z1)
-        mu2, ls2 = apply(params, z1, method=HVAE.q2)  # [k, Z2]
-        z2 = mu2 + jnp.exp(ls2) * jax.random.normal(k2, (k, m.latent2))
-        if stop_z:
-            z2 = jax.lax.stop_gradient(z2)
         pm1, pls1 = apply(params, z2, method=HVAE.p1)
         log_px = bernoulli_log_prob(apply(params, z1, method=HVAE.px), x[None])
         log_pz = normal_log_prob(z2, 0.0, 0.0) + normal_log_prob(z1, pm1, pls1)
-        log_qz = normal_log_prob(z1, mu1[None], ls1[None]) + normal_log_prob(z2, mu2, ls2)
-        return log_px, log_pz, log_qz
+        return log_px, log_pz, q.log_prob(z)
 
     def loss(self, params, state, batch, *, key, step, hparams):
         # KL warm-up (Soenderby et al. 2016): the KL weight ramps 0 -> kl_weight over
@@ -113,32 +128,29 @@ class HVAETask(VAETask):
         return super().loss(params, state, batch, key=key, step=step, hparams=hparams)
 
     # -- gradient variance by layer -----------------------------------------------------------
-    def _grad_var(self, params, x, key):
-        """Per-group mean variance and mean squared mean of one-sample ELBO gradients."""
+    def grad_variance_metrics(self, params, key) -> dict[str, jax.Array]:
+        """Mean per-parameter variance of one-sample ELBO gradients of each encoder, and its
+        ratio to the mean squared mean gradient, over ``eval.grad_var_draws`` draws."""
+        x = jnp.asarray(self.test_x[: self.config.eval.grad_var_examples])
+
         def batch_elbo(p, kk):
             keys = jax.random.split(kk, x.shape[0])
-            lpx, lpz, lqz = jax.vmap(self.log_weights, in_axes=(None, 0, 0, None))(
-                p, x, keys, 1)
-            return jnp.mean(lpx + lpz - lqz)
+            return jnp.mean(jax.vmap(self.log_weights, in_axes=(None, 0, 0, None))(
+                p, x, keys, 1))
 
-        draws = self.config.eval.grad_var_draws
-        g = jax.lax.map(lambda kk: jax.grad(batch_elbo)(params, kk),
-                        jax.random.split(key, draws))["params"]
+        def encoder_grads(kk):
+            g = jax.grad(batch_elbo)(params, kk)["params"]
+            return {name: g[name] for name in ("enc1", "enc2")}
+
+        stats = diagnostics.estimator_stats(encoder_grads, key=key,
+                                            num_repeats=self.config.eval.grad_var_draws)
         out = {}
-        for name in ("enc1", "enc2"):
-            leaves = [v.reshape(draws, -1) for v in jax.tree.leaves(g[name])]
-            flat = jnp.concatenate(leaves, axis=1)  # [draws, P]
-            var = jnp.mean(jnp.var(flat, axis=0, ddof=1))
-            sq = jnp.mean(jnp.square(jnp.mean(flat, axis=0)))
-            out[name] = (var, sq)
+        for name, group in (("lower", "enc1"), ("upper", "enc2")):
+            flat = lambda tree: jnp.concatenate([v.ravel() for v in jax.tree.leaves(tree)])
+            var = jnp.mean(flat(stats.variance[group]))
+            sq = jnp.mean(jnp.square(flat(stats.mean[group])))
+            out[f"gradvar_{name}_enc"], out[f"gradvar_rel_{name}_enc"] = var, var / sq
         return out
-
-    def grad_variance_metrics(self, params, key) -> dict[str, float]:
-        x = jnp.asarray(self.test_x[: self.config.eval.grad_var_examples])
-        r = self._grad_var_jit(params, x, key)
-        (v1, s1), (v2, s2) = r["enc1"], r["enc2"]
-        return {"gradvar_lower_enc": float(v1), "gradvar_upper_enc": float(v2),
-                "gradvar_rel_lower_enc": float(v1 / s1), "gradvar_rel_upper_enc": float(v2 / s2)}
 
     def evaluate(self, params, state, *, key):
         out = super().evaluate(params, state, key=key)
@@ -164,7 +176,4 @@ class HVAETask(VAETask):
 
 
 def make_task(config, arrays=None) -> HVAETask:
-    from experiments.tasks import vae
-
-    vae.make_task(config, arrays=(np.zeros((1, 784)), np.zeros((1, 784))))  # validate only
     return HVAETask(config, arrays)

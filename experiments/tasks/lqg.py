@@ -4,12 +4,13 @@ A fixed, well-conditioned finite-horizon problem (:func:`problem`; float32 throu
 policy ``u_t = K_t x_t + k_t + sigma_t eps_t`` (see :mod:`rgrad.lqg`) has parameters K and k;
 the exploration noise sigma is fixed (``config.sigma``), so the optimum over the policy class
 is the Riccati gains with cost :func:`rgrad.lqg.optimal_cost`. Each step draws
-``batch_size`` rollouts (``Task.batch`` returns their keys) and estimates the gradient of the
-expected cost by
+``batch_size`` rollouts of :class:`rgrad.lqg.Trajectories` and estimates the gradient of the
+expected cost with the estimator of ``config.estimator`` (:mod:`rgrad.estimators`), fed the
+per-step costs ``[batch_size, T]``:
 
-* ``estimator='pathwise'``: autodiff through the sampled rollouts (reparameterized noise);
-* ``estimator='score_function'``: sum_t grad log pi(u_t|x_t) times the cost-to-go from t, with
-  the leave-one-out mean cost-to-go over the batch as baseline.
+* ``pathwise``: autodiff through the sampled rollouts (reparameterized noise);
+* ``score_function``: sum_t grad log pi(u_t|x_t) times the cost-to-go from t, with the
+  leave-one-out mean cost-to-go over the batch as baseline (``baseline='rloo'``).
 
 The metric ``riccati_gap`` = exact expected cost / Riccati optimum - 1 is logged every step
 (computed in closed form, not sampled).
@@ -21,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rgrad import lqg
+from rgrad import estimators, lqg
 from rgrad.task import Task
 
 
@@ -38,10 +39,34 @@ def problem() -> lqg.LQG:
                    S0=0.1 * jnp.eye(n))
 
 
+ALLOWED = ("pathwise", "score_function")
+
+
+def default_baseline(config) -> str:
+    """``config.baseline`` if set, else the leave-one-out mean cost-to-go over the batch for
+    an estimator that takes a baseline (the score function) and none for the others.
+
+    ``from_config(..., baseline="rloo")`` alone would reject the pathwise estimator.
+    """
+    if config.get("baseline"):
+        return config.baseline
+    cls = estimators.ESTIMATORS.get(config.estimator)
+    takes_baseline = cls is not None and issubclass(cls, estimators.ScoreFunction)
+    return "rloo" if takes_baseline else "none"
+
+
+def stage_costs(traj: dict[str, jax.Array]) -> jax.Array:
+    """The estimators' ``f``: stacked trajectories -> per-step costs ``[K, T]``."""
+    return traj["c"]
+
+
 class LQGTask(Task):
 
     def __init__(self, config):
         super().__init__(config)
+        self.estimator = estimators.from_config(config, allowed=ALLOWED,
+                                                baseline=default_baseline(config))
+        self.estimator.check(num_samples=config.batch_size)
         self.p = problem()
         self.T = config.horizon
         n, m = self.p.B.shape
@@ -51,45 +76,37 @@ class LQGTask(Task):
 
     def init(self, key):
         del key  # the zero controller: K = 0, k = 0
-        return {"K": jnp.zeros((self.T, self.m, self.n)), "k": jnp.zeros((self.T, self.m))}, {}
+        params = {"K": jnp.zeros((self.T, self.m, self.n)), "k": jnp.zeros((self.T, self.m))}
+        return params, self.estimator.init()
 
     def batch(self, data, state, params, *, key, step):
         del data, params
-        return jax.random.split(jax.random.fold_in(key, step), self.config.batch_size), state
+        return jax.random.fold_in(key, step), state  # the rollouts' key
 
-    def sampled_loss(self, params, keys):
-        """Surrogate whose value is the MC cost and whose gradient is the configured estimator."""
-        p, K, k, sigma = self.p, params["K"], params["k"], self.sigma
-        if self.config.estimator == "pathwise":
-            costs = jax.vmap(lambda kk: lqg.rollout_cost(p, K, k, sigma, key=kk))(keys)
-            return jnp.mean(costs)
-        if self.config.estimator != "score_function":
-            raise ValueError(f"config.estimator={self.config.estimator!r}; use pathwise or "
-                             "score_function.")
-        sg = jax.lax.stop_gradient
-        traj = jax.vmap(lambda kk: lqg.rollout(p, sg(K), sg(k), sigma, key=kk))(keys)
-        ctg = jnp.cumsum(traj["c"][:, ::-1], axis=1)[:, ::-1]  # [N, T] cost-to-go
-        n = keys.shape[0]
-        baseline = (jnp.sum(ctg, 0, keepdims=True) - ctg) / (n - 1)  # leave-one-out
-        logp = jax.vmap(lambda x, u: lqg.policy_log_prob(K, k, sigma, x, u))(traj["x"],
-                                                                              traj["u"])
-        surrogate = jnp.mean(jnp.sum(logp * sg(ctg - baseline), 1))
-        return jnp.mean(traj["c"].sum(1)) + surrogate - sg(surrogate)
+    def sampled_loss(self, params, key, state=None):
+        """Surrogate whose value is the MC cost of ``batch_size`` rollouts drawn with ``key``
+        and whose gradient is the configured estimator."""
+        dist = lqg.Trajectories(self.p, params["K"], params["k"], self.sigma)
+        est = self.estimator(stage_costs, dist, key=key, num_samples=self.config.batch_size,
+                             state=self.estimator.init() if state is None else state)
+        return est.surrogate
 
     def exact_cost(self, params):
         return lqg.expected_cost(self.p, params["K"], params["k"], self.sigma)
 
     def loss(self, params, state, batch, *, key, step, hparams):
         del key, step, hparams
-        loss = self.sampled_loss(params, batch)
+        loss = self.sampled_loss(params, batch, state)
         gap = jax.lax.stop_gradient(self.exact_cost(params)) / self.optimum - 1.0
-        return loss, ({"riccati_gap": gap}, state)
+        new_state = self.estimator.update(state, jax.lax.stop_gradient(loss)[None])
+        return loss, ({"riccati_gap": gap}, new_state)
 
     def evaluate(self, params, state, *, key):
         del state, key
-        cost = float(self.exact_cost(params))
-        return {"expected_cost": cost, "riccati_optimum": float(self.optimum),
-                "riccati_gap": cost / float(self.optimum) - 1.0}
+        cost = self.exact_cost(params)
+        # (cost - optimum) / optimum: one rounding, the closest float32 to the exact gap.
+        return {"expected_cost": cost, "riccati_optimum": self.optimum,
+                "riccati_gap": (cost - self.optimum) / self.optimum}
 
 
 def make_task(config) -> Task:

@@ -28,13 +28,8 @@ import numpy as np
 
 from rgrad import data as rdata
 from rgrad import ode, samplers
+from rgrad.nn import LOG2PI, normal_log_prob
 from rgrad.task import Task
-
-LOG2PI = float(np.log(2 * np.pi))
-
-
-def normal_lp(x, mu, sd):
-    return -0.5 * ((x - mu) / sd) ** 2 - jnp.log(sd) - 0.5 * LOG2PI
 
 
 class Model(NamedTuple):
@@ -65,14 +60,17 @@ def lotka_volterra_model(config) -> Model:
         return jnp.concatenate([z0[None], zs], 0)  # [21, 2]
 
     def log_joint(w):
-        theta, z0, sigma = unpack(w)
-        lp = jnp.sum(normal_lp(theta, jnp.array([1.0, 0.05, 1.0, 0.05]),
-                               jnp.array([0.5, 0.05, 0.5, 0.05])))
-        lp += jnp.sum(normal_lp(w[4:6], jnp.log(10.0), 1.0) - w[4:6])  # LogNormal densities
-        lp += jnp.sum(normal_lp(w[6:8], -1.0, 1.0) - w[6:8])
+        theta, _, _ = unpack(w)
+        lp = normal_log_prob(theta, jnp.array([1.0, 0.05, 1.0, 0.05]),
+                             jnp.log(jnp.array([0.5, 0.05, 0.5, 0.05])))
+        # LogNormal priors of z0 and sigma: N(w) minus the log-Jacobian w of exp.
+        lp += normal_log_prob(w[4:6], jnp.log(10.0), 0.0) - jnp.sum(w[4:6])
+        lp += normal_log_prob(w[6:8], -1.0, 0.0) - jnp.sum(w[6:8])
         z = predict(w)
-        # Log-normal likelihood: log y ~ N(log z, sigma), with the 1/y Jacobian.
-        ll = jnp.sum(normal_lp(log_y, jnp.log(jnp.maximum(z, 1e-8)), sigma[None]) - log_y)
+        # Log-normal likelihood: log y ~ N(log z, sigma), log sigma = w[6:8], with the 1/y
+        # Jacobian.
+        ll = (jnp.sum(normal_log_prob(log_y, jnp.log(jnp.maximum(z, 1e-8)), w[6:8][None]))
+              - jnp.sum(log_y))
         return lp + ll + jnp.sum(w)  # + log|d exp(w)/dw|
 
     init = np.log(np.array([1.0, 0.05, 1.0, 0.05, y[0, 0], y[0, 1], np.exp(-1), np.exp(-1)],
@@ -96,9 +94,10 @@ def abc_model(config) -> Model:
                          adjoint=config.adjoint)
 
     def log_joint(w):
-        s = jnp.exp(w[2])
-        lp = jnp.sum(normal_lp(w[:2], 0.0, 1.0) - w[:2]) + normal_lp(w[2], -3.0, 1.0) - w[2]
-        ll = jnp.sum(normal_lp(jnp.asarray(y), predict(w), s))
+        # LogNormal priors of the rates and of the noise scale s = exp(w[2]).
+        lp = (normal_log_prob(w[:2], 0.0, 0.0) - jnp.sum(w[:2])
+              + normal_log_prob(w[2:3], -3.0, 0.0) - w[2])
+        ll = jnp.sum(normal_log_prob(jnp.asarray(y), predict(w), w[2]))
         return lp + ll + jnp.sum(w)
 
     truth = np.array([*k_true, a.noise], np.float32)
@@ -135,8 +134,6 @@ class ODEInferenceTask(Task):
     def __init__(self, config):
         super().__init__(config)
         self.model = MODELS[config.model](config)
-        self._log_joint = jax.jit(jax.vmap(self.model.log_joint))
-        self._predict = jax.jit(jax.vmap(self.model.predict))
 
     def init(self, key):
         del key  # deterministic: prior-median rates, first observation (or config.init_mean)
@@ -160,29 +157,31 @@ class ODEInferenceTask(Task):
         elbo = self.elbo(params, key, self.config.num_samples)
         return -elbo, ({"elbo": elbo}, state)
 
-    # -- host side ----------------------------------------------------------------------------
-    def posterior_draws(self, params, key, n) -> np.ndarray:
-        """[n, D] constrained-parameter draws from q."""
-        return np.exp(np.asarray(sample(params, key, n)))
+    def predict(self, w: jax.Array) -> jax.Array:
+        """Noise-free observations at ``model.ts`` of log-parameter draws; [S, D] -> [S, T, K]."""
+        return jax.vmap(self.model.predict)(w)
 
     def evaluate(self, params, state, *, key):
+        """ELBO and the mean and sd of each constrained parameter under q; pure."""
+        del state
         k1, k2 = jax.random.split(key)
         n = self.config.eval.num_samples
-        lj = np.asarray(self._log_joint(sample(params, k1, n)))
-        out = {"elbo": float(np.mean(lj) + entropy(params))}
-        draws = self.posterior_draws(params, k2, n)
+        lj = jax.vmap(self.model.log_joint)(sample(params, k1, n))  # [n]
+        out = {"elbo": jnp.mean(lj) + entropy(params)}
+        draws = jnp.exp(sample(params, k2, n))  # [n, D] constrained parameters
         for i, name in enumerate(self.model.names):
-            out[f"mean_{name}"] = float(draws[:, i].mean())
-            out[f"sd_{name}"] = float(draws[:, i].std())
+            out[f"mean_{name}"] = jnp.mean(draws[:, i])
+            out[f"sd_{name}"] = jnp.std(draws[:, i])
         return out
 
+    # -- host side ----------------------------------------------------------------------------
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        pred = np.asarray(self._predict(sample(params, key, 200)))  # [200, T, K]
+        pred = np.asarray(self.predict(sample(params, key, 200)))  # [200, T, K]
         fig, ax = plt.subplots(figsize=(7, 4))
         ts, y = self.model.ts, self.model.y
         labels = ("hare", "lynx") if self.config.model == "lotka_volterra" else "ABC"

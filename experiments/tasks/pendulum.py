@@ -11,7 +11,8 @@ Two tasks on the same environment and the same number of environment steps:
   environments with the current actor and samples a minibatch from the buffer.
 * ``algo='reinforce'`` -- the score-function estimator: each step rolls out ``num_envs`` whole
   episodes and ascends sum_t grad log pi(a_t|s_t) (G_t - b_t) with discounted rewards-to-go G_t
-  and the per-time-step mean over episodes as baseline b_t.
+  and the per-time-step mean over episodes as baseline b_t, the advantages normalised by
+  their standard deviation; the surrogate is :func:`rgrad.surrogate.score_function_surrogate`.
 
 Both run ``num_seeds`` seeds in one compiled program (the shared loop vmaps them). Evaluation
 reports the mean undiscounted return of ``eval.num_episodes`` deterministic episodes and the
@@ -20,15 +21,14 @@ environment steps taken so far.
 
 from __future__ import annotations
 
-import flax.linen as nn
 import gymnax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from rgrad import surrogate
+from rgrad.nn import LOG2PI, MLP, normal_log_prob
 from rgrad.task import Task
 
-LOG2PI = float(np.log(2 * np.pi))
 MAX_TORQUE = 2.0
 OBS_DIM, ACT_DIM = 3, 1
 
@@ -36,17 +36,6 @@ OBS_DIM, ACT_DIM = 3, 1
 def _strong(tree):
     """Drop weak types (gymnax's Python-int counters), so the loop's carry never retraces."""
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), tree)
-
-
-class MLP(nn.Module):
-    features: tuple[int, ...]
-    out: int
-
-    @nn.compact
-    def __call__(self, x):
-        for f in self.features:
-            x = nn.relu(nn.Dense(f)(x))
-        return nn.Dense(self.out)(x)
 
 
 def squashed_gaussian(actor_out, eps):
@@ -66,8 +55,7 @@ class _PendulumTask(Task):
     def __init__(self, config):
         super().__init__(config)
         self.env, self.env_params = gymnax.make("Pendulum-v1")
-        self.actor = MLP(tuple(config.model.hidden), 2 * ACT_DIM)
-        self._eval = jax.jit(self._eval_returns)
+        self.actor = MLP(tuple(config.model.hidden), 2 * ACT_DIM, activation="relu")
 
     def _reset(self, key, n):
         return _strong(jax.vmap(lambda k: self.env.reset(k, self.env_params))(
@@ -98,9 +86,9 @@ class _PendulumTask(Task):
         return rewards.sum(0)
 
     def evaluate(self, params, state, *, key):
-        returns = np.asarray(self._eval(params["actor"], key))
-        return {"eval_return": float(returns.mean()),
-                "env_steps": float(state["env_steps"])}
+        returns = self._eval_returns(params["actor"], key)
+        return {"eval_return": jnp.mean(returns),
+                "env_steps": state["env_steps"].astype(jnp.float32)}
 
 
 # ============================================================================================
@@ -110,7 +98,7 @@ class SACTask(_PendulumTask):
 
     def __init__(self, config):
         super().__init__(config)
-        self.critic = MLP(tuple(config.model.hidden), 1)
+        self.critic = MLP(tuple(config.model.hidden), 1, activation="relu")
 
     def q_values(self, q_params, obs, act):  # twin Q: [B, 3], [B, 1] -> [2, B]
         x = jnp.concatenate([obs, act], -1)
@@ -250,7 +238,13 @@ class ReinforceTask(_PendulumTask):
         adv = adv / (jnp.std(adv) + 1e-8)
         # log pi(a|s) = log N(u; mu, sigma) - log|da/du|; the Jacobian term has no parameters.
         logp = gaussian_log_prob(self.actor.apply(params["actor"], batch["obs"]), batch["u"])
-        loss = -jnp.mean(jnp.sum(logp * adv, 0))
+        # The cost of step t is -adv_t: the baseline and the normalisation are already in it
+        # (a per-step, batch-dependent shift and scale that ScoreFunction.from_samples' cost-to-go
+        # and baselines cannot express), so the surrogate gets baseline 0. Its gradient,
+        # mean over episodes of sum_t -adv_t grad log pi_t, is bit-identical to the former
+        # -mean(sum_t logp_t adv_t); its value is sum_t -adv_t, not that expression.
+        sur = surrogate.score_function_surrogate(-adv, logp)  # [T, E]
+        loss = jnp.mean(jnp.sum(sur, 0))
         metrics = {"train_return": jnp.mean(jnp.sum(batch["rew"], 0))}
         return loss, (metrics, state)
 
@@ -258,8 +252,7 @@ class ReinforceTask(_PendulumTask):
 def gaussian_log_prob(actor_out, u):
     """log N(u; mu(s), sigma(s)^2) of a stored pre-tanh action; [..., 2A], [..., A] -> [...]."""
     mu, log_std = jnp.split(actor_out, 2, axis=-1)
-    log_std = jnp.clip(log_std, -20.0, 2.0)
-    return jnp.sum(-0.5 * ((u - mu) * jnp.exp(-log_std)) ** 2 - log_std - 0.5 * LOG2PI, -1)
+    return normal_log_prob(u, mu, jnp.clip(log_std, -20.0, 2.0))
 
 
 def make_task(config) -> Task:

@@ -7,11 +7,12 @@ Per step t, with h_{t-1} the GRU state summarising x_{<t} and z_{<t}:
     decoder      p(x_t | z_t, h_{t-1})  = Bernoulli(logits(z_t, h_{t-1}))
     recurrence   h_t = GRU(h_{t-1}, [x_t, z_t]),
 
-z_t = mu_q + sigma_q eps_t reparameterized; the ELBO sum_t log p(x_t|.) + log p(z_t|.) -
-log q(z_t|.) is a ``lax.scan`` over the rows and its gradient flows back through time. The
-task subclasses the VAE's (:mod:`experiments.tasks.vae`): its ``log_weights`` returns the per-path
-sums over time, so data, the training loss, the test ELBO and the importance-weighted NLL
-are the VAE's. Artifacts: ancestral samples (fed back as Bernoulli draws, shown as means).
+z_t = mu_q + sigma_q eps_t reparameterized (or, with ``estimator='score_function'``, held
+fixed); the posterior draw is a ``lax.scan`` over the rows (:class:`SequentialPosterior`),
+the ELBO sum_t log p(x_t|.) + log p(z_t|.) - log q(z_t|.) another one given the draw, and the
+gradient flows back through time. Data, the training loss, the test ELBO and the
+importance-weighted NLL are :class:`rgrad.vae.LatentImageTask`'s. Artifacts: ancestral
+samples (fed back as Bernoulli draws, shown as means).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.tasks.vae import MLP, VAETask, bernoulli_log_prob, normal_log_prob
 from rgrad import plotting
+from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
+from rgrad.vae import LatentImageTask
 
 ROWS = 28
 
@@ -60,42 +62,69 @@ class VRNN(nn.Module):
         return self.prior(h), self.encode(x_t, h), self.decode(z, h), self.recur(h, x_t, z)
 
 
-class SRNNTask(VAETask):
-    """The VAE task with a VRNN over the 28 rows (see module docstring)."""
+class SequentialPosterior:
+    """q(z_{1:28} | x) = prod_t q(z_t | x_t, h_{t-1}) of one image; draws [*S, 28, Z]."""
+
+    def __init__(self, task, params, x):
+        self.task, self.params, self.rows = task, params, x.reshape(ROWS, ROWS)
+
+    def sample(self, *, seed, sample_shape=()):
+        apply, m = self.task.model.apply, self.task.config.model
+        eps = jax.random.normal(seed, tuple(sample_shape) + (ROWS, m.latent))
+
+        def path(e):  # [28, Z] -> [28, Z]
+            def step(h, inp):
+                x_t, e_t = inp
+                qm, qls = apply(self.params, x_t, h, method=VRNN.encode)
+                z = qm + jnp.exp(qls) * e_t
+                return apply(self.params, h, x_t, z, method=VRNN.recur), z
+
+            return jax.lax.scan(step, jnp.zeros((m.rnn_hidden,)), (self.rows, e))[1]
+
+        flat = eps.reshape((-1, ROWS, m.latent))
+        return jax.vmap(path)(flat).reshape(eps.shape)
+
+    def log_prob(self, z):  # [28, Z] -> scalar
+        return self.task.path_terms(self.params, self.rows, z)[2]
+
+
+class SRNNTask(LatentImageTask):
+    """The latent-image task with a VRNN over the 28 rows (see module docstring)."""
+
+    tag = "srnn"
 
     def __init__(self, config, arrays=None):
         super().__init__(config, arrays)
         m = config.model
         self.model = VRNN(m.rnn_hidden, tuple(m.enc_hidden), m.latent, m.activation)
 
-    def init(self, key):
+    def init_params(self, key):
         m = self.config.model
-        params = self.model.init(key, jnp.zeros((ROWS,)), jnp.zeros((m.rnn_hidden,)),
-                                 jnp.zeros((m.latent,)))
-        return params, {}
+        return self.model.init(key, jnp.zeros((ROWS,)), jnp.zeros((m.rnn_hidden,)),
+                               jnp.zeros((m.latent,)))
 
-    def _path(self, params, x, eps, stop_z):
-        """One path: x [784], eps [28, Z] -> sums over time of (log p(x|.), log p(z|.), log q)."""
-        apply, rows = self.model.apply, x.reshape(ROWS, ROWS)
+    def posterior(self, params, x):
+        return SequentialPosterior(self, params, x)
+
+    def path_terms(self, params, rows, z):
+        """rows [28, 28], z [28, Z] -> sums over time of (log p(x|.), log p(z|.), log q) [3]."""
+        apply = self.model.apply
 
         def step(h, inp):
-            x_t, e = inp
+            x_t, z_t = inp
             pm, pls = apply(params, h, method=VRNN.prior)
             qm, qls = apply(params, x_t, h, method=VRNN.encode)
-            z = qm + jnp.exp(qls) * e
-            if stop_z:
-                z = jax.lax.stop_gradient(z)
-            lpx = bernoulli_log_prob(apply(params, z, h, method=VRNN.decode), x_t)
-            terms = jnp.stack([lpx, normal_log_prob(z, pm, pls), normal_log_prob(z, qm, qls)])
-            return apply(params, h, x_t, z, method=VRNN.recur), terms
+            lpx = bernoulli_log_prob(apply(params, z_t, h, method=VRNN.decode), x_t)
+            terms = jnp.stack([lpx, normal_log_prob(z_t, pm, pls),
+                               normal_log_prob(z_t, qm, qls)])
+            return apply(params, h, x_t, z_t, method=VRNN.recur), terms
 
         h0 = jnp.zeros((self.config.model.rnn_hidden,))
-        _, terms = jax.lax.scan(step, h0, (rows, eps))  # [28, 3]
+        _, terms = jax.lax.scan(step, h0, (rows, z))  # [28, 3]
         return jnp.sum(terms, axis=0)
 
-    def log_weights(self, params, x, key, k, stop_z=False):
-        eps = jax.random.normal(key, (k, ROWS, self.config.model.latent))
-        t = jax.vmap(self._path, in_axes=(None, None, 0, None))(params, x, eps, stop_z)
+    def log_terms(self, params, x, z, q):
+        t = jax.vmap(self.path_terms, in_axes=(None, None, 0))(params, x.reshape(ROWS, ROWS), z)
         return t[:, 0], t[:, 1], t[:, 2]
 
     def sample(self, params, key, n):
@@ -115,10 +144,10 @@ class SRNNTask(VAETask):
                                       jax.random.split(kk, ROWS))
             return p.reshape(-1), xs.reshape(-1)
 
-        return jax.jit(jax.vmap(one))(jax.random.split(key, n))
+        return jax.vmap(one)(jax.random.split(key, n))
 
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
-        means, _ = self.sample(params, key, 64)
+        means, _ = jax.jit(self.sample, static_argnums=2)(params, key, 64)  # host side
         path = workdir / "samples.png"
         plotting.save_image_grid(np.asarray(means), path,
                                  title="VRNN samples (row by row; Bernoulli means)")
@@ -126,6 +155,4 @@ class SRNNTask(VAETask):
 
 
 def make_task(config, arrays=None) -> SRNNTask:
-    if config.estimator != "pathwise" or config.objective != "elbo":
-        raise ValueError("srnn: only estimator='pathwise' with objective='elbo'.")
     return SRNNTask(config, arrays)

@@ -73,7 +73,6 @@ class StochAttentionTask(Task):
         self.train, self.test_x, self.test_y = rdata.labelled_splits(config, arrays)
         self.model = RowAttention(config.model.hidden, config.model.init_log_scale)
         self.stochastic = config.attention == "stochastic"
-        self._eval_jit = jax.jit(self._eval)
 
     def dataset(self):
         return self.train
@@ -100,7 +99,9 @@ class StochAttentionTask(Task):
             params, batch["x"], batch["y"], keys, hparams["kl_weight"])
         return -jnp.mean(obj), ({"log_lik": jnp.mean(ll), "kl": jnp.mean(kl)}, state)
 
-    def _eval(self, params, key):
+    def evaluate(self, params, state, *, key):
+        """Test accuracy, attention entropy and (stochastic) the predictive accuracy; pure."""
+        del state
         x, y = jnp.asarray(self.test_x), jnp.asarray(self.test_y)
         logits_mean, w_mean, (mu, tril) = jax.vmap(lambda xi: self.model.apply(params, xi))(x)
         acc_mean = jnp.mean(jnp.argmax(logits_mean, -1) == y)
@@ -116,9 +117,6 @@ class StochAttentionTask(Task):
             out["test_kl"] = jnp.mean(kl)
             out["attention_scale_mean_diag"] = jnp.mean(jnp.diagonal(tril[0]))
         return out
-
-    def evaluate(self, params, state, *, key):
-        return {k: float(v) for k, v in self._eval_jit(params, key).items()}
 
 
 def make_task(config, arrays=None) -> StochAttentionTask:

@@ -92,14 +92,15 @@ class TextureTask(Task):
         return loss, ({}, state)
 
     def evaluate(self, params, state, *, key):
-        om, phi = np.asarray(params["omega"]), float(params["phi"])
-        om_t, phi_t = np.asarray(self.truth["omega"]), float(self.truth["phi"])
-        dphi = (phi - phi_t + np.pi) % (2 * np.pi) - np.pi  # phase error modulo 2 pi
-        sigma = float(np.exp(params["log_sigma"]))
-        return {"omega_x": float(om[0]), "omega_y": float(om[1]), "phi_error": float(dphi),
-                "sigma": sigma, "omega_rel_error": float(np.linalg.norm(om - om_t)
-                                                         / np.linalg.norm(om_t)),
-                "sigma_rel_error": abs(sigma / self.config.target.sigma - 1.0)}
+        """The fitted parameters and their errors against the target's; pure (float32)."""
+        del state, key
+        om, om_t = params["omega"], self.truth["omega"]  # [2]
+        # Phase error modulo 2 pi, in (-pi, pi].
+        dphi = jnp.mod(params["phi"] - self.truth["phi"] + jnp.pi, 2 * jnp.pi) - jnp.pi
+        sigma = jnp.exp(params["log_sigma"])
+        return {"omega_x": om[0], "omega_y": om[1], "phi_error": dphi, "sigma": sigma,
+                "omega_rel_error": jnp.linalg.norm(om - om_t) / jnp.linalg.norm(om_t),
+                "sigma_rel_error": jnp.abs(sigma / self.config.target.sigma - 1.0)}
 
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
         import matplotlib

@@ -3,13 +3,14 @@
     python -m experiments.tools.bayes_variance_table --config=configs/bayes_mlp.py \
         --workdirs=local=runs/bmlp_local,shared=runs/bmlp_shared,per_example=runs/bmlp_per_example
 
-For the parameters at initialisation and for each finished run's final parameters (restored
-from its last checkpoint; the name before ``=`` labels the run), measures with the same keys
-the variance of the stochastic ELBO gradient of the top layer's posterior means and log-stds
-over ``config.eval.grad_draws`` (minibatch, noise) draws under every estimator
-(:meth:`experiments.tasks.bayes_mlp.BayesMLPTask.grad_variances`), and the test accuracy and ELBO of
-each parameter set. So each run is measured at its own parameters and every estimator at common
-parameters. Prints a markdown table and writes it as JSON to ``--out``.
+For the parameters at initialisation and for each finished run's final parameters (the run is
+resumed through :func:`experiments.run.run` with its own saved config, so the loop restores
+its last checkpoint and only re-evaluates; the name before ``=`` labels the run), measures
+with the same keys the variance of the stochastic ELBO gradient of the top layer's posterior
+means and log-stds over ``config.eval.grad_draws`` (minibatch, noise) draws under every
+estimator (:meth:`experiments.tasks.bayes_mlp.BayesMLPTask.grad_variances`), and the test
+accuracy and ELBO of each parameter set. So each run is measured at its own parameters and
+every estimator at common parameters. Prints a markdown table and writes it as JSON to ``--out``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import registry
+from experiments import registry, run
 from rgrad import bayes_layers as bl
-from rgrad import checkpoint, train
+from rgrad import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:variant].",
                                           lock_config=True)
@@ -40,11 +41,9 @@ def param_sets(config, task, workdirs: dict[str, str]):
     ts = train.init_members(task, tx, config, train.members(config, task))
     out = {"init": train.member_slice(ts.params, 0)} if _INIT.value else {}
     for name, wd in workdirs.items():
-        ckpt = checkpoint.Checkpointer(pathlib.Path(wd) / "checkpoints")
-        if ckpt.latest_step() is None:
+        if not (pathlib.Path(wd) / "checkpoints").exists():
             raise ValueError(f"{wd} has no checkpoint.")
-        out[name] = train.member_slice(ckpt.restore_or(ts).params, 0)
-        ckpt.close()
+        out[name] = run.run(config, run.saved_overrides(config, wd), workdir=wd).params
     return out
 
 
@@ -54,7 +53,8 @@ def measure(config, workdirs: dict[str, str]) -> dict[str, dict[str, float]]:
     rows = {}
     for label, params in param_sets(config, task, workdirs).items():
         t0 = time.perf_counter()
-        row = task.evaluate(params, {}, key=key)
+        # evaluate is a pure JAX function (the task contract); jitted as the loop runs it.
+        row = {k: float(v) for k, v in jax.jit(task.evaluate)(params, {}, key=key).items()}
         for mode, (vm, vs) in task.grad_variances(params, key, config.eval.grad_draws).items():
             row[f"gradvar_top_mean_{mode}"] = vm
             row[f"gradvar_top_logstd_{mode}"] = vs
