@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.tasks.diffusion import Denoiser
 from rgrad import data as rdata
 from rgrad import diffusion as dm
+from rgrad.denoisers import Denoiser
 
 NAME = "diffusion_denoiser"
 GAMMAS = (-9.0, -6.0, -2.0, 0.0, 2.0, 9.0)

@@ -58,7 +58,7 @@ def _vae_task(n_data):
 
     c = vae_config.get_config()
     task = vae.make_task(c, arrays=(_data(n_data), _data(128)))
-    tx = task.optimizer(train.lr_schedule(c, None))
+    tx = task.optimizer(task.schedule(n_data // c.batch_size, c.num_steps))
     ts = train.init_members(task, tx, c, train.members(c, task))
     return c, task, tx, ts, jax.device_put({"x": _data(n_data)})
 

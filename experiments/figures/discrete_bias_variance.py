@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.figures.common import FigureResult, save_csv
-from experiments.tasks.vae import bernoulli_log_prob
 from rgrad import surrogate
+from rgrad.nn import bernoulli_log_prob
 from rgrad.relaxed import GumbelSoftmax
 
 ESTIMATORS = ("gumbel_softmax", "st_gumbel_softmax")

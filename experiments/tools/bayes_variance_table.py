@@ -25,7 +25,7 @@ from ml_collections import config_flags
 
 from experiments import registry, run
 from rgrad import bayes_layers as bl
-from rgrad import train
+from rgrad import schedules, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:variant].",
                                           lock_config=True)
@@ -37,7 +37,8 @@ _INIT = flags.DEFINE_bool("init", True, "Also measure at the initial parameters.
 def param_sets(config, task, workdirs: dict[str, str]):
     """{label: params}: the initial parameters (seed 0) and each run's last checkpoint."""
     n = len(task.dataset()["y"])
-    tx = task.optimizer(train.lr_schedule(config, n // config.batch_size))
+    spe = n // config.batch_size
+    tx = task.optimizer(task.schedule(spe, schedules.total_steps(config, spe)))
     ts = train.init_members(task, tx, config, train.members(config, task))
     out = {"init": train.member_slice(ts.params, 0)} if _INIT.value else {}
     for name, wd in workdirs.items():
