@@ -5,14 +5,14 @@ from __future__ import annotations
 import itertools
 import pathlib
 
+import distrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.figures.common import FigureResult, save_csv
-from rgrad import surrogate
+from rgrad import estimators
 from rgrad.nn import bernoulli_log_prob
-from rgrad.relaxed import GumbelSoftmax
 
 ESTIMATORS = ("gumbel_softmax", "st_gumbel_softmax")
 FLOOR = 1e-3  # the debiased squared-bias estimate can be <= 0; drawn here on the log axis
@@ -48,19 +48,15 @@ def exact_gradient(logits, f):
 
 
 def draws(logits, f, tau, key, n, estimator):
-    """n single-sample gradient estimates w.r.t. the logits.  # [n, L, K]"""
+    """n single-sample gradient estimates w.r.t. the logits, by the named estimator.  # [n, L, K]"""
+    est = estimators.make(estimator)
+    batched = jax.vmap(f)  # [1, L, K] -> [1]
+
     def one(k):
-        if estimator == "score_function":
-            z = jax.nn.one_hot(jax.random.categorical(k, logits), logits.shape[-1])
-
-            def sur(lg):
-                log_q = jnp.sum(z * jax.nn.log_softmax(lg, -1))
-                return surrogate.score_function_surrogate(f(z), log_q)
-
-            return jax.grad(sur)(logits)
-        st = estimator == "st_gumbel_softmax"
-        return jax.grad(lambda lg: f(GumbelSoftmax(lg, tau, straight_through=st).sample(
-            seed=k)))(logits)
+        def sur(lg):
+            dist = distrax.Independent(distrax.OneHotCategorical(lg), 1)
+            return est(batched, dist, key=k, num_samples=1, temperature=tau).surrogate
+        return jax.grad(sur)(logits)
 
     return jax.vmap(one)(jax.random.split(key, n))
 
