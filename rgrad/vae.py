@@ -22,6 +22,7 @@ import optax
 
 from rgrad import data as rdata
 from rgrad import estimators
+from rgrad.estimators.latents import Categoricals
 from rgrad import nn as rnn
 from rgrad.task import Task
 
@@ -49,19 +50,7 @@ class DiagNormal:
         return rnn.normal_log_prob(z, lead(self.mu, z.ndim), lead(self.log_sigma, z.ndim))
 
 
-class OneHotCategoricals:
-    """Independent categoricals with ``logits`` [L, K]; samples one-hot [*sample_shape, L, K]."""
-
-    def __init__(self, logits: jax.Array):
-        self.logits = logits
-
-    def sample(self, *, seed, sample_shape=()):
-        logits = jax.lax.stop_gradient(self.logits)
-        idx = jax.random.categorical(seed, logits, shape=tuple(sample_shape) + logits.shape[:1])
-        return jax.nn.one_hot(idx, logits.shape[-1])
-
-    def log_prob(self, z):  # [L, K] -> scalar
-        return jnp.sum(z * jax.nn.log_softmax(self.logits, axis=-1))
+OneHotCategoricals = Categoricals  # the name this module always used
 
 
 def binarize(x: np.ndarray, seed: int) -> np.ndarray:

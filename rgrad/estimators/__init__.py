@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from rgrad.estimators.base import Estimate, Estimator
 from rgrad.estimators.baselines import (
     BASELINES,
@@ -33,6 +35,7 @@ from rgrad.estimators.discrete import (
     STGumbelSoftmax,
     STRelaxedBernoulli,
 )
+from rgrad.estimators.latents import Bernoullis, Categoricals, as_discrete
 from rgrad.estimators.jacobians import (
     draw_samples,
     measure_valued_jacobians,
@@ -45,41 +48,53 @@ ESTIMATORS: dict[str, type[Estimator]] = {e.name: e for e in (
     Pathwise, ScoreFunction, MeasureValued, Imputation, GumbelSoftmax, STGumbelSoftmax,
     RelaxedBernoulli, STRelaxedBernoulli, Hybrid)}
 
-_WITH_BASELINE = (ScoreFunction, Hybrid)
-_RELAXED = (GumbelSoftmax, RelaxedBernoulli)
+
+def _options_of(cls: type) -> set[str]:
+    """The keyword options ``cls.__init__`` accepts."""
+    return {n for n, p in inspect.signature(cls.__init__).parameters.items()
+            if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def make(name: str, *, baseline: str = "none", baseline_decay: float = 0.99,
-         zero_debias: bool = False, temperature: float = 1.0,
-         allowed: tuple[str, ...] | None = None) -> Estimator:
-    """The estimator called ``name``; ``allowed`` restricts the names a task accepts."""
+         zero_debias: bool = False, allowed: tuple[str, ...] | None = None,
+         **options) -> Estimator:
+    """The estimator called ``name``, built with the ``options`` its constructor takes.
+
+    ``allowed`` restricts the names a task accepts. ``baseline`` (with ``baseline_decay``,
+    ``zero_debias``) is built into a :class:`Baseline` for the estimators that take one and is
+    an error for the others; other options (``temperature``, ``num_rao_samples``, ...) reach
+    the estimators whose constructors name them and are ignored by the rest.
+    """
     names = allowed or tuple(ESTIMATORS)
     if name not in names or name not in ESTIMATORS:
         raise ValueError(f"estimator={name!r} is unknown here; use one of {', '.join(names)} "
                          "(--config.estimator=NAME).")
     cls = ESTIMATORS[name]
-    if issubclass(cls, _WITH_BASELINE):
-        return cls(make_baseline(baseline, baseline_decay, zero_debias))
-    if baseline != "none":
+    accepted = _options_of(cls)
+    kwargs = {k: v for k, v in options.items() if k in accepted}
+    if "baseline" in accepted:
+        kwargs["baseline"] = make_baseline(baseline, baseline_decay, zero_debias)
+    elif baseline != "none":
         raise ValueError(f"baseline={baseline!r} applies to the score-function estimators "
                          f"only, not estimator={name!r}; set --config.baseline=none.")
-    if issubclass(cls, _RELAXED):
-        return cls(temperature)
-    return cls()
+    return cls(**kwargs)
 
 
 def from_config(config, allowed: tuple[str, ...] | None = None, **kwargs) -> Estimator:
-    """``make`` with the config's ``estimator`` and, where present, baseline and tau fields."""
+    """``make`` with the config's ``estimator`` and, where present, ``baseline``,
+    ``baseline_decay``, ``tau`` (the temperature) and the ``estimator_options`` dict."""
     get = config.get
     options = {"baseline": get("baseline", "none"), "baseline_decay": get("baseline_decay", 0.99)}
     if get("tau") is not None:
         options["temperature"] = float(get("tau"))
+    if get("estimator_options") is not None:
+        options.update(dict(get("estimator_options")))
     options.update(kwargs)
     return make(config.estimator, allowed=allowed, **options)
 
 
 __all__ = [
-    "BASELINES", "ESTIMATORS", "Baseline", "Estimate", "Estimator", "GumbelSoftmax", "Hybrid",
+    "BASELINES", "ESTIMATORS", "Baseline", "Bernoullis", "Categoricals", "as_discrete", "Estimate", "Estimator", "GumbelSoftmax", "Hybrid",
     "HybridDistribution", "Imputation", "LeaveOneOut", "MeasureValued", "MovingAverage",
     "NoBaseline", "Pathwise", "RelaxedBernoulli", "STGumbelSoftmax", "STRelaxedBernoulli",
     "ScoreFunction", "draw_samples", "from_config", "make", "make_baseline",

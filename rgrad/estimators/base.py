@@ -17,6 +17,14 @@ Conventions, for one example (``jax.vmap`` over examples):
   ``dist.log_prob`` of one sample is a scalar (or ``[T]``, matching ``f``); estimators vmap it.
 * ``objective``: ``"mean"`` estimates grad of E[f] (the ELBO); ``"logmeanexp"`` the gradient
   of log (1/K) sum_k exp f(z_k) (the importance-weighted bound), where supported.
+
+Learned control variates (NVIL's baseline network, REBAR's temperature and scale, RELAX's
+surrogate network) are *parameters* of the estimator: :meth:`Estimator.init_params` makes them
+(``{}`` for estimators without any), the task keeps them in its trainable parameters and passes
+them back as ``params=``. Their training signal is :attr:`Estimate.control_loss`, a scalar to
+*minimise* whose gradient reaches only those parameters (e.g. the single-sample variance of the
+estimate, as in the REBAR and RELAX papers); the surrogate's gradient never reaches them. A task
+adds ``control_loss`` to its loss whatever the sign of its objective.
 """
 
 from __future__ import annotations
@@ -35,10 +43,12 @@ OBJECTIVES = ("mean", "logmeanexp")
 
 
 class Estimate(NamedTuple):
-    """``surrogate``: scalar, its gradient is the estimate; ``value``: the MC objective."""
+    """``surrogate``: scalar, its gradient is the estimate; ``value``: the MC objective;
+    ``control_loss``: scalar to minimise, training the estimator's own parameters (0 if none)."""
 
     surrogate: jax.Array
     value: jax.Array
+    control_loss: jax.Array | float = 0.0
 
 
 class Estimator(abc.ABC):
@@ -47,9 +57,20 @@ class Estimator(abc.ABC):
     name: ClassVar[str]
     objectives: ClassVar[tuple[str, ...]] = ("mean",)
     min_samples: ClassVar[int] = 1
+    # Discrete latents it serves (first: the functional API's default); () = continuous.
+    kinds: ClassVar[tuple[str, ...]] = ()
+    # True when the K draws of one call are coupled (leave-one-out baselines, VIMCO), so the
+    # functional API differentiates each of :meth:`terms` jointly rather than one key per row.
+    joint_terms: ClassVar[bool] = False
 
     def init(self) -> State:
         """The estimator's state for one member (a dict; ``{}`` when it has none)."""
+        return {}
+
+    def init_params(self, key: jax.Array, dist: Any) -> Any:
+        """Trainable parameters of the estimator for distributions like ``dist`` (one example's
+        posterior, or its logits); ``{}`` when it has none."""
+        del key, dist
         return {}
 
     def update(self, state: State, values: jax.Array) -> State:
@@ -72,8 +93,21 @@ class Estimator(abc.ABC):
     @abc.abstractmethod
     def __call__(self, f: Function, dist: Any, *, key: jax.Array, num_samples: int = 1,
                  state: State = None, objective: str = "mean",
-                 temperature: jax.Array | float | None = None) -> Estimate:
-        """The surrogate of one example; ``temperature`` is read by relaxed estimators only."""
+                 temperature: jax.Array | float | None = None, params: Any = None) -> Estimate:
+        """The surrogate of one example; ``temperature`` is read by relaxed estimators only,
+        ``params`` (from :meth:`init_params`) by estimators with learned control variates."""
+
+
+    def terms(self, f: Function, dist: Any, *, key: jax.Array, num_samples: int,
+              state: State = None, params: Any = None,
+              temperature: jax.Array | float | None = None) -> jax.Array:
+        """``[num_samples]`` surrogates, one per row of the functional API (one draw, or one
+        antithetic pair), whose mean is a ``num_samples``-draw surrogate. Estimators with
+        ``joint_terms`` override this with the terms of one coupled batch."""
+        def one(k):
+            return self(f, dist, key=k, num_samples=1, state=state, params=params,
+                        temperature=temperature).surrogate
+        return jax.vmap(one)(jax.random.split(key, num_samples))
 
 
 def reduce(values: jax.Array, objective: str) -> jax.Array:

@@ -25,7 +25,7 @@ class Pathwise(base.Estimator):
     objectives = ("mean", "logmeanexp")
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
-                 temperature=None):
+                 temperature=None, params=None):
         value = base.reduce(f(dist.sample(seed=key, sample_shape=(num_samples,))), objective)
         return base.Estimate(value, value)
 
@@ -37,10 +37,12 @@ class ScoreFunction(base.Estimator):
     """
 
     name = "score_function"
+    kinds = ("categorical", "bernoulli")
 
     def __init__(self, baseline: Baseline | None = None):
         self.baseline = baseline or NoBaseline()
         self.min_samples = self.baseline.min_samples
+        self.joint_terms = self.baseline.min_samples > 1  # leave-one-out couples the draws
 
     def init(self):
         return self.baseline.init()
@@ -63,11 +65,18 @@ class ScoreFunction(base.Estimator):
         return jnp.mean(jnp.sum(f_values, axis=1) + score)
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
-                 temperature=None):
+                 temperature=None, params=None):
         z = sg(dist.sample(seed=key, sample_shape=(num_samples,)))
         f_values = f(z)
         surrogate = self.from_samples(f_values, jax.vmap(dist.log_prob)(z), state)
         return base.Estimate(surrogate, base.reduce(f_values, "mean"))
+
+    def terms(self, f, dist, *, key, num_samples, state=None, params=None, temperature=None):
+        """One term per draw of one batch (the leave-one-out terms when the baseline is)."""
+        z = sg(dist.sample(seed=key, sample_shape=(num_samples,)))
+        f_values = f(z)  # [K]
+        b = self.baseline.value(state, sg(f_values))
+        return surrogate_lib.score_function_surrogate(f_values, jax.vmap(dist.log_prob)(z), b)
 
 
 class Imputation(base.Estimator):
@@ -80,7 +89,7 @@ class Imputation(base.Estimator):
     name = "imputation"
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
-                 temperature=None):
+                 temperature=None, params=None):
         value = base.reduce(f(sg(dist.sample(seed=key, sample_shape=(num_samples,)))),
                             "mean")
         return base.Estimate(value, value)
@@ -162,7 +171,7 @@ class MeasureValued(base.Estimator):
         return jax.vmap(one)(keys)
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
-                 temperature=None):
+                 temperature=None, params=None):
         loc, scale = gaussian_loc_scale(dist)
         j_loc, j_ls, x = self.weights(f, sg(loc), sg(scale), jax.random.split(key, num_samples))
         value = base.reduce(f(sg(x)), "mean")

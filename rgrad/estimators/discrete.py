@@ -16,6 +16,7 @@ import jax
 from rgrad import relaxed
 from rgrad.estimators import base
 from rgrad.estimators.continuous import ScoreFunction
+from rgrad.estimators.latents import as_discrete
 
 sg = jax.lax.stop_gradient
 
@@ -28,7 +29,18 @@ def logits_of(dist) -> jax.Array:
     return inner.logits
 
 
+def relaxation_of(dist, default: type) -> type:
+    """The relaxed distribution for ``dist``: Binary Concrete for Bernoulli latents,
+    Gumbel-Softmax for categorical ones; ``default`` for bare logits."""
+    try:
+        kind = as_discrete(dist).kind
+    except ValueError:  # bare logits or another object with .logits
+        return default
+    return relaxed.RelaxedBernoulli if kind == "bernoulli" else relaxed.GumbelSoftmax
+
+
 class _Relaxed(base.Estimator):
+    kinds = ("categorical", "bernoulli")
     relaxation: type
     straight_through: bool = False
 
@@ -38,15 +50,19 @@ class _Relaxed(base.Estimator):
         self.temperature = temperature
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
-                 temperature=None):
+                 temperature=None, params=None):
         tau = self.temperature if temperature is None else temperature
-        soft = self.relaxation(logits_of(dist), tau, straight_through=self.straight_through)
+        relaxation = relaxation_of(dist, self.relaxation)
+        soft = relaxation(logits_of(dist), tau, straight_through=self.straight_through)
         value = base.reduce(f(soft.sample(seed=key, sample_shape=num_samples)), "mean")
         return base.Estimate(value, value)
 
 
 class GumbelSoftmax(_Relaxed):
-    """f at z = softmax((logits + Gumbel) / tau): biased for the discrete model, low variance."""
+    """f at z = softmax((logits + Gumbel) / tau): biased for the discrete model, low variance.
+
+    On Bernoulli latents this is the Binary Concrete, z = sigmoid((logits + Logistic) / tau).
+    """
 
     name = "gumbel_softmax"
     relaxation = relaxed.GumbelSoftmax
@@ -95,7 +111,7 @@ class Hybrid(ScoreFunction):
     name = "hybrid"
 
     def __call__(self, f, dist: HybridDistribution, *, key, num_samples=1, state=None,
-                 objective="mean", temperature=None):
+                 objective="mean", temperature=None, params=None):
         z = dist.sample(seed=key, sample_shape=(num_samples,))
         f_values = f(z)
         surrogate = self.from_samples(f_values, jax.vmap(dist.discrete_log_prob)(z), state)
