@@ -76,5 +76,15 @@ def _functional(name: str) -> Callable[..., jax.Array]:
 
 
 score_function_jacobians = _functional("score_function")
+rloo_jacobians = _functional("rloo")
+nvil_jacobians = _functional("nvil")
+vimco_jacobians = _functional("vimco")
+arm_jacobians = _functional("arm")
+disarm_jacobians = _functional("disarm")
+indecater_jacobians = _functional("indecater")
 gumbel_softmax_jacobians = _functional("gumbel_softmax")
 st_gumbel_softmax_jacobians = _functional("st_gumbel_softmax")
+gumbel_rao_jacobians = _functional("gumbel_rao")
+reinmax_jacobians = _functional("reinmax")
+rebar_jacobians = _functional("rebar")
+relax_jacobians = _functional("relax")

@@ -35,6 +35,7 @@ from rgrad.estimators.discrete import (
     STGumbelSoftmax,
     STRelaxedBernoulli,
 )
+from rgrad.estimators import iwae, rebar, relaxations, unbiased
 from rgrad.estimators.latents import Bernoullis, Categoricals, as_discrete
 from rgrad.estimators.jacobians import (
     draw_samples,
@@ -46,7 +47,8 @@ from rgrad.estimators.jacobians import (
 
 ESTIMATORS: dict[str, type[Estimator]] = {e.name: e for e in (
     Pathwise, ScoreFunction, MeasureValued, Imputation, GumbelSoftmax, STGumbelSoftmax,
-    RelaxedBernoulli, STRelaxedBernoulli, Hybrid)}
+    RelaxedBernoulli, STRelaxedBernoulli, Hybrid,
+    *unbiased.REGISTERED, *relaxations.REGISTERED, *rebar.REGISTERED, *iwae.REGISTERED)}
 
 
 def _options_of(cls: type) -> set[str]:
