@@ -9,13 +9,15 @@ without ever inverting F. `implicit_reparam` attaches that rule (via `jax.custom
 forward and reverse mode work) to any non-differentiable sampler; p is obtained by autodiff of
 the CDF. Gamma uses `jax.scipy.special.gammainc`, whose derivative in the shape parameter is
 supported by JAX. Beta and Dirichlet are built from log-Gamma draws (`betainc` has no gradient in
-`a`, `b`), normalized in log space so small concentrations do not underflow to 0/0.
+`a`, `b`), normalized in log space so small concentrations do not underflow to 0/0. The
+log-Gamma gradient uses the log-CDF (a series for small e^y), since the CDF itself underflows
+for the very small draws that concentrations below ~0.05 produce.
 """
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammainc
+from jax.scipy.special import gammainc, gammaln
 
 from rgrad.validation import as_float, batch_shape_of, check_positive, full_shape
 
@@ -30,7 +32,8 @@ def implicit_reparam(sampler: Callable[..., jax.Array],
       sampler: `sampler(key, *params) -> x`, elementwise: all `params` arrive broadcast to the
         output shape and `x` has that shape. It need not be differentiable (its parameters are
         passed through `stop_gradient`).
-      cdf: Elementwise `cdf(x, *params) -> F(x; params)`, differentiable in `x` and `params`.
+      cdf: Elementwise `cdf(x, *params) -> F(x; params)`, differentiable in `x` and `params`,
+        or any strictly increasing function of it (e.g. log F), which gives the same ratio.
 
     Returns:
       `sample(key, *params, shape=()) -> x` of shape `shape + broadcast(param shapes)`, with
@@ -80,13 +83,36 @@ def _loggamma_draw(key, alpha):
     return jax.random.loggamma(key, alpha, alpha.shape, alpha.dtype)
 
 
-def _loggamma_cdf(y, alpha):
-    # y = log g with g ~ Gamma(alpha, 1), so P(Y <= y) = P(g <= e^y).
-    return gammainc(alpha, jnp.exp(y))
+_SERIES_TERMS = 16  # for x = e^y <= 1 the n-th term is below 1 / n!, so 1/16! ~ 5e-14 is left
+
+
+def _loggamma_log_cdf(y, alpha):
+    """log P(Y <= y) for Y = log g, g ~ Gamma(alpha, 1): log P(alpha, e^y), finite for any y.
+
+    The CDF itself, gammainc(alpha, e^y), is 0 in float32 once e^y underflows (y < -103), which
+    at alpha = 0.01 is 42% of the draws; its derivatives then vanish and the implicit gradient
+    with them. For y <= 0 we use the lower incomplete gamma series in log space,
+    P(alpha, x) = x^alpha / Gamma(alpha + 1) * S,
+    S = 1 + sum_{n >= 1} (-x)^n / n! * alpha / (alpha + n),  x = e^y <= 1,
+    whose terms stay in [-1, 1] and S in [1/e, 1] (no cancellation); e^{n y} underflowing is
+    harmless there. Above, log(gammainc) is accurate. Both branches are evaluated at clamped
+    inputs (double where) so the unused one cannot put NaN into the derivatives.
+    """
+    small = y <= 0.0
+    y_s = jnp.where(small, y, 0.0)
+    n = jnp.arange(1.0, _SERIES_TERMS + 1.0, dtype=y.dtype).reshape((1,) * y.ndim + (-1,))
+    y_n, alpha_n = y_s[..., None], alpha[..., None]  # [*B, 1], against n [1.., T]
+    signs = jnp.where(n % 2 == 1, -1.0, 1.0).astype(y.dtype)
+    terms = signs * jnp.exp(n * y_n - gammaln(n + 1.0)) * (alpha_n / (alpha_n + n))  # [*B, T]
+    log_series = alpha * y_s - gammaln(alpha + 1.0) + jnp.log1p(jnp.sum(terms, axis=-1))
+    log_direct = jnp.log(gammainc(alpha, jnp.exp(jnp.where(small, 0.0, y))))
+    return jnp.where(small, log_series, log_direct)
 
 
 _gamma = implicit_reparam(_gamma_draw, _gamma_cdf)
-_loggamma = implicit_reparam(_loggamma_draw, _loggamma_cdf)
+# The implicit ratio -(dF/dalpha) / (dF/dy) is the same for any increasing function of F, so
+# the log-CDF gives the log-Gamma gradient without ever forming the (underflowing) CDF.
+_loggamma = implicit_reparam(_loggamma_draw, _loggamma_log_cdf)
 
 
 def sample_gamma(key: jax.Array, alpha, beta=1.0, shape: Shape = ()) -> jax.Array:
