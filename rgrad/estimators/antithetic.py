@@ -71,8 +71,9 @@ class _Antithetic(base.Estimator):
         logits = bernoullis(dist, self.name).logits  # [*shape]
         lg = sg(logits)
         u = jax.random.uniform(key, (num_samples, *lg.shape), lg.dtype)  # [K, *shape]
-        b = (u < jax.nn.sigmoid(lg)).astype(lg.dtype)
-        b_tilde = (1.0 - u < jax.nn.sigmoid(lg)).astype(lg.dtype)
+        p = jax.nn.sigmoid(lg)[None]  # [1, *shape]
+        b = (u < p).astype(lg.dtype)
+        b_tilde = (1.0 - u < p).astype(lg.dtype)
         f_all = totals(f(jnp.concatenate([b, b_tilde], axis=0)))  # [2K], one call
         f_b, f_tilde = f_all[:num_samples], f_all[num_samples:]
         g = self.weights(sg(f_b), sg(f_tilde), b, b_tilde, u, lg)  # [K, *shape]
