@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 
+from rgrad.estimators import iwae, rebar, relaxations, unbiased
 from rgrad.estimators.base import Estimate, Estimator
 from rgrad.estimators.baselines import (
     BASELINES,
@@ -27,6 +28,7 @@ from rgrad.estimators.baselines import (
     make_baseline,
 )
 from rgrad.estimators.continuous import Imputation, MeasureValued, Pathwise, ScoreFunction
+from rgrad.estimators.delta import ScoreFunctionDelta
 from rgrad.estimators.discrete import (
     GumbelSoftmax,
     Hybrid,
@@ -35,8 +37,6 @@ from rgrad.estimators.discrete import (
     STGumbelSoftmax,
     STRelaxedBernoulli,
 )
-from rgrad.estimators import iwae, rebar, relaxations, unbiased
-from rgrad.estimators.latents import Bernoullis, Categoricals, as_discrete
 from rgrad.estimators.jacobians import (
     draw_samples,
     measure_valued_jacobians,
@@ -44,10 +44,11 @@ from rgrad.estimators.jacobians import (
     pathwise_jacobians,
     score_function_jacobians,
 )
+from rgrad.estimators.latents import Bernoullis, Categoricals, as_discrete
 
 ESTIMATORS: dict[str, type[Estimator]] = {e.name: e for e in (
     Pathwise, ScoreFunction, MeasureValued, Imputation, GumbelSoftmax, STGumbelSoftmax,
-    RelaxedBernoulli, STRelaxedBernoulli, Hybrid,
+    RelaxedBernoulli, STRelaxedBernoulli, Hybrid, ScoreFunctionDelta,
     *unbiased.REGISTERED, *relaxations.REGISTERED, *rebar.REGISTERED, *iwae.REGISTERED)}
 
 
@@ -96,10 +97,11 @@ def from_config(config, allowed: tuple[str, ...] | None = None, **kwargs) -> Est
 
 
 __all__ = [
-    "BASELINES", "ESTIMATORS", "Baseline", "Bernoullis", "Categoricals", "as_discrete", "Estimate", "Estimator", "GumbelSoftmax", "Hybrid",
+    "BASELINES", "ESTIMATORS", "Baseline", "Bernoullis", "Categoricals", "as_discrete",
+    "Estimate", "Estimator", "GumbelSoftmax", "Hybrid",
     "HybridDistribution", "Imputation", "LeaveOneOut", "MeasureValued", "MovingAverage",
     "NoBaseline", "Pathwise", "RelaxedBernoulli", "STGumbelSoftmax", "STRelaxedBernoulli",
-    "ScoreFunction", "draw_samples", "from_config", "make", "make_baseline",
+    "ScoreFunction", "ScoreFunctionDelta", "draw_samples", "from_config", "make", "make_baseline",
     "measure_valued_jacobians", "multi_normal", "pathwise_jacobians",
     "score_function_jacobians",
 ]
