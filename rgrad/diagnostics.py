@@ -156,6 +156,7 @@ def estimator_stats(
     key: jax.Array,
     num_repeats: int,
     reference: Any = None,
+    batch_size: int | None = None,
 ) -> Stats:
     """Mean, variance, bias and signal-to-noise ratio of a stochastic estimator.
 
@@ -165,12 +166,22 @@ def estimator_stats(
         key: PRNG key, split into `num_repeats` independent keys.
         num_repeats: number of independent draws R (vmapped and jitted together).
         reference: optional pytree of true values, same structure; bias is None without it.
+        batch_size: None vmaps all R draws at once; an int draws them that many at a time
+            (``jax.lax.map``), for estimates too large to hold R of in memory (a weight sample
+            per example). The draws, and so the statistics, are the same either way.
 
     Returns:
         `Stats` of pytrees shaped like one estimate: mean, variance (ddof=1), stderr of the
         mean, bias (mean - reference) and snr = |mean| / std.
     """
-    draws = jax.jit(jax.vmap(estimator_fn))(jax.random.split(key, num_repeats))
+    keys = jax.random.split(key, num_repeats)
+    if batch_size is None:
+        draws = jax.jit(jax.vmap(estimator_fn))(keys)
+    elif isinstance(batch_size, int) and batch_size >= 1:
+        draws = jax.jit(lambda k: jax.lax.map(estimator_fn, k, batch_size=batch_size))(keys)
+    else:
+        raise ValueError(f"batch_size={batch_size!r}: give a positive int (draws per chunk) "
+                         "or None (all draws at once).")
     mean = jax.tree.map(lambda d: jnp.mean(d, axis=0), draws)
     var = jax.tree.map(lambda d: jnp.var(d, axis=0, ddof=1), draws)
     stderr = jax.tree.map(lambda v: jnp.sqrt(v / num_repeats), var)

@@ -3,6 +3,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from rgrad import diagnostics as dg
@@ -94,3 +95,22 @@ def test_estimator_stats():
     assert jnp.allclose(stats.variance[0], v.pathwise_mean / n, rtol=0.15)
     assert jnp.allclose(stats.snr[0], jnp.abs(stats.mean[0]) / jnp.sqrt(stats.variance[0]))
     assert dg.estimator_stats(estimate, key=jax.random.key(5), num_repeats=4).bias is None
+
+
+def test_estimator_stats_in_chunks_gives_the_same_statistics():
+    scale = jnp.array([0.8, 1.2])
+    params, f = [MEAN, jnp.log(scale)], functools.partial(dg.quadratic_cost, k=K)
+
+    def estimate(key):
+        return [j.mean(0) for j in est.score_function_jacobians(f, params, est.multi_normal,
+                                                                key, 3)]
+
+    kw = {"key": jax.random.key(6), "num_repeats": 50}
+    whole = dg.estimator_stats(estimate, **kw)
+    # 50 draws in chunks of 16: three full chunks and a remainder of 2.
+    chunked = dg.estimator_stats(estimate, batch_size=16, **kw)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    assert float(jnp.max(whole.variance[0])) > 1.0  # not trivially equal: the draws vary
+    with pytest.raises(ValueError, match="batch_size"):
+        dg.estimator_stats(estimate, batch_size=0, **kw)

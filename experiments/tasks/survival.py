@@ -137,15 +137,3 @@ def gradient_variances(task: SurvivalTask, params, data, *, key, num_keys: int
         return jnp.concatenate([g["beta"], g["b"][None], g["log_sigma"][None]])
 
     return diagnostics.estimator_stats(one, key=key, num_repeats=num_keys)
-
-
-def gradient_variance(task: SurvivalTask, params, data, *, key, num_keys: int) -> np.ndarray:
-    """Deprecated: [num_keys, P] gradient draws, the interface of
-    ``experiments/figures/survival_censoring.py`` until it reads :func:`gradient_variances`."""
-    d = jax.tree.map(jnp.asarray, data)
-
-    def one(k):
-        g = jax.grad(task.surrogate)(params, d, k)
-        return jnp.concatenate([g["beta"], g["b"][None], g["log_sigma"][None]])
-
-    return np.asarray(jax.vmap(one)(jax.random.split(key, num_keys)))
