@@ -114,7 +114,9 @@ class LatentImageTask(Task):
     Subclasses give :meth:`init_params`, :meth:`posterior` (q(z | x) of one image, an object
     with ``sample``/``log_prob``) and :meth:`log_terms` (log p(x | z), log p(z), log q(z | x),
     each [k], for k stacked draws). The encoder's gradient estimator is ``config.estimator``
-    (pathwise or score function), chosen here once; the task state is the estimator's state.
+    (pathwise, score function, or for reparameterized posteriors ``stl``/``dreg``, which need
+    ``log_terms``' log q to be the posterior's own ``log_prob``), chosen here once; the task
+    state is the estimator's state.
     """
 
     tag = "vae"
@@ -124,8 +126,14 @@ class LatentImageTask(Task):
         if config.objective not in OBJECTIVES:
             raise ValueError(f"config.objective={config.objective!r}; use 'elbo' or 'iwae'.")
         self.objective = OBJECTIVES[config.objective]
-        self.estimator = estimators.from_config(config, allowed=("pathwise", "score_function"))
+        self.estimator = estimators.from_config(config, allowed=(
+            "pathwise", "score_function", "stl", "dreg"))
         self.estimator.check(objective=self.objective, num_samples=config.num_samples)
+        # stl/dreg cancel the score of -log q inside f, which needs its coefficient to be 1.
+        if (config.estimator in ("stl", "dreg") and self.objective == "mean"
+                and (config.kl_weight != 1.0 or config.get("kl_warmup_steps", 0))):
+            raise ValueError(f"estimator={config.estimator!r} needs the unweighted ELBO; set "
+                             "--config.kl_weight=1.0 (and kl_warmup_steps=0) or use pathwise.")
         self.train_x, self.test_x, self.binarization = load_binarized(config, arrays, self.tag)
         # MNIST's test set is ordered (the writers of its halves differ): the k-sample bound
         # uses a fixed random subset, not the first n digits.
