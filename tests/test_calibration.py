@@ -26,3 +26,12 @@ def test_squared_error_collapses_sigma_likelihood_and_elbo_calibrate(tmp_path):
     assert abs(n["expected_sq_error_rmse"] - n["gaussian_nll_rmse"]) < 0.02
     assert abs(n["bnn_elbo_rmse"] - n["gaussian_nll_rmse"]) < 0.02
     assert (tmp_path / "calibration" / "calibration.png").stat().st_size > 1000
+
+
+def test_calibration_task_rejects_an_unknown_loss():
+    import pytest
+
+    from experiments import registry, run
+
+    with pytest.raises(ValueError, match="config.loss='mse'; use one of"):
+        registry.make_task(run.resolve("configs/calibration.py:quick", {"loss": "mse"}))
