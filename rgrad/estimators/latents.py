@@ -61,7 +61,8 @@ class Bernoullis:
     def sample(self, *, seed, sample_shape=()):
         logits = sg(self.logits)
         u = jax.random.uniform(seed, tuple(sample_shape) + logits.shape, logits.dtype)
-        return (u < jax.nn.sigmoid(logits)).astype(logits.dtype)
+        p = jax.nn.sigmoid(logits)[(None,) * len(tuple(sample_shape))]
+        return (u < p).astype(logits.dtype)
 
     def log_prob(self, z):  # [...] in {0, 1} -> scalar
         return jnp.sum(z * jax.nn.log_sigmoid(self.logits)
