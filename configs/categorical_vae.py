@@ -3,9 +3,14 @@
 Launch one estimator:
     python -m experiments.main --config=configs/categorical_vae.py \
         --config.estimator=gumbel_softmax --workdir=runs/cvae_gs
-The estimator comparison (Gumbel-Softmax, straight-through GS, score function with a
-moving-average and with a leave-one-out baseline), one workdir each, tabulated:
+The estimator comparison (every registered estimator serving categorical latents on the ELBO:
+Gumbel-Softmax, straight-through GS, the score function with a moving-average and with a
+leave-one-out baseline, and the issue-19 estimators as they are registered), one workdir
+each, tabulated:
     python -m experiments.sweep --config=configs/categorical_vae.py --workdir=runs/cvae
+Any estimator whose ``kinds`` include "categorical" runs (--config.estimator=NAME); its
+constructor options go in ``estimator_options`` (Python: run.run(CONFIG,
+{"estimator_options": {"num_rao_samples": 10}})).
 Variants (``--config=configs/categorical_vae.py:VARIANT``):
     default  20 categorical latents x 10 classes, 784-512-256 ReLU encoder, mirrored decoder,
              batch 100, Adam 1e-3, tau annealed max(0.5, exp(-1e-5 t)) every 500 steps,
@@ -44,10 +49,11 @@ def get_config(arg=None):
     c.model.num_classes = 10
     c.model.activation = "relu"
 
-    c.estimator = "gumbel_softmax"  # gumbel_softmax | st_gumbel_softmax | score_function
+    c.estimator = "gumbel_softmax"  # any registered estimator serving categorical latents
     c.baseline = "none"  # score_function: moving_average | rloo | none
     c.baseline_decay = 0.99
     c.num_samples = 1  # samples per example in the training objective (rloo: >= 2)
+    c.estimator_options = base.ml_collections.ConfigDict()  # constructor options, by name
 
     c.tau = 1.0  # initial (or constant) temperature; a vmappable hparam
     c.tau_schedule = "anneal"  # constant | anneal
@@ -83,12 +89,18 @@ def get_config(arg=None):
 
 
 def sweep(add, arg=None):
-    """The estimator comparison of Jang et al. (2017) Table 1, plus a leave-one-out baseline.
+    """The estimator comparison of Jang et al. (2017) Table 1, plus a leave-one-out baseline,
+    then every other registered estimator serving categorical latents.
 
-    The RLOO point uses 2 samples per example (twice the decoder passes of the others).
+    The RLOO point uses 2 samples per example (twice the decoder passes of the others); the
+    others use their minimum number of samples (see configs/binary_vae.py:registry_sweep).
     """
     del arg
+    from configs import binary_vae
+
     add(estimator="gumbel_softmax")
     add(estimator="st_gumbel_softmax")
     add(estimator="score_function", baseline="moving_average")
     add(estimator="score_function", baseline="rloo", num_samples=2)
+    binary_vae.registry_sweep(add, "categorical",
+                              skip=("gumbel_softmax", "st_gumbel_softmax", "score_function"))

@@ -14,9 +14,13 @@ experiment (``config.estimator``):
   (f - b) grad log q(z|x) with b a (debiased) moving average of f
   (``baseline='moving_average'``) or the leave-one-out mean over ``num_samples`` draws per
   example (``baseline='rloo'``).
+* any other registered estimator whose ``kinds`` include "categorical" and whose
+  ``objectives`` include "mean" (:func:`discrete_estimator`; no list of names here).
 
 The estimator is chosen once (:func:`rgrad.estimators.from_config`); its state is
-``state["estimator"]``, next to the current temperature ``state["tau"]``.
+``state["estimator"]``, next to the current temperature ``state["tau"]``. Its trainable
+parameters (learned control variates) are ``params["estimator"]``, trained by the mean of
+``Estimate.control_loss`` over the batch, added to the loss (0 for estimators without any).
 
 The temperature tau is a vmappable hyperparameter (``Task.hparams``: the initial value) with
 ``tau_schedule='constant'`` or ``'anneal'``: tau_t = max(tau_min, tau * exp(-r * N floor(t/N)))
@@ -41,8 +45,28 @@ from rgrad.nn import MLP, bernoulli_log_prob, categorical_kl_to_uniform
 from rgrad.task import Task
 from rgrad.vae import IMAGE, OneHotCategoricals
 
-ESTIMATORS = ("gumbel_softmax", "st_gumbel_softmax", "score_function")
 kl_to_uniform = categorical_kl_to_uniform  # [L, K] logits -> scalar
+
+
+def serves(cls, kind: str) -> bool:
+    """Whether the estimator class ``cls`` serves ``kind`` latents on the ELBO ("mean")."""
+    return kind in cls.kinds and "mean" in cls.objectives
+
+
+def discrete_estimator(config, kind: str, **kwargs) -> estimators.Estimator:
+    """``config.estimator`` built by :func:`rgrad.estimators.from_config`, checked to serve
+    ``kind`` ("categorical" or "bernoulli") latents and ``config.num_samples``.
+
+    Raises:
+      ValueError: one line naming the estimators that do serve ``kind``, for any other.
+    """
+    est = estimators.from_config(config, **kwargs)
+    if not serves(type(est), kind):
+        names = sorted(n for n, c in estimators.ESTIMATORS.items() if serves(c, kind))
+        raise ValueError(f"estimator={config.estimator!r} does not serve {kind} latents on "
+                         f"the ELBO; use one of {', '.join(names)} (--config.estimator=NAME).")
+    est.check(num_samples=config.num_samples)
+    return est
 
 
 class CategoricalVAE(nn.Module):
@@ -84,8 +108,7 @@ class CategoricalVAETask(Task):
             raise ValueError(f"config.tau_schedule={config.tau_schedule!r}; use constant or "
                              "anneal.")
         # The debiased moving average, as this experiment always used.
-        self.estimator = estimators.from_config(config, allowed=ESTIMATORS, zero_debias=True)
-        self.estimator.check(num_samples=config.num_samples)
+        self.estimator = discrete_estimator(config, "categorical", zero_debias=True)
         m = config.model
         self.model = CategoricalVAE(tuple(m.enc_hidden), tuple(m.dec_hidden), m.num_latent,
                                     m.num_classes, m.activation)
@@ -108,8 +131,11 @@ class CategoricalVAETask(Task):
 
     def init(self, key):
         m = self.config.model
-        params = self.model.init(key, jnp.zeros((IMAGE,)),
-                                 jnp.zeros((m.num_latent, m.num_classes)))
+        zeros = jnp.zeros((m.num_latent, m.num_classes))
+        params = self.model.init(key, jnp.zeros((IMAGE,)), zeros)
+        # A key of its own, so that the model's initialisation is what it always was.
+        params["estimator"] = self.estimator.init_params(jax.random.fold_in(key, 1),
+                                                         OneHotCategoricals(zeros))
         return params, {"tau": jnp.asarray(self.config.tau, jnp.float32),
                         "estimator": self.estimator.init()}
 
@@ -118,36 +144,39 @@ class CategoricalVAETask(Task):
 
     # -- the objective ------------------------------------------------------------------------
     def example_objective(self, params, x, key, tau, est_state):
-        """(surrogate, ELBO estimate, reconstruction term) of one example x [784].
+        """(surrogate, ELBO estimate, reconstruction term, control loss) of one example x [784].
 
         The KL to the uniform prior is exact; only E_q[log p(x | z)] goes through the
         estimator (relaxed samples at ``tau``, or hard ones and the score function).
         """
-        logits = self.model.apply(params, x, method=CategoricalVAE.encode)  # [L, K]
+        model = {"params": params["params"]}  # the estimator's parameters are not the model's
+        logits = self.model.apply(model, x, method=CategoricalVAE.encode)  # [L, K]
         kl = kl_to_uniform(logits)
 
         def log_px(z):  # [k, L, K] -> [k]
-            return bernoulli_log_prob(self.model.apply(params, z, method=CategoricalVAE.decode),
+            return bernoulli_log_prob(self.model.apply(model, z, method=CategoricalVAE.decode),
                                       x[None])
 
         e = self.estimator(log_px, OneHotCategoricals(logits), key=key,
                            num_samples=self.config.num_samples, state=est_state,
-                           temperature=tau)
-        return e.surrogate - kl, e.value - kl, e.value
+                           temperature=tau, params=params["estimator"])
+        return e.surrogate - kl, e.value - kl, e.value, e.control_loss
 
     def batch_objective(self, params, state, x, key, tau):
-        """Mean surrogate [], ELBO [] and per-example reconstruction terms [B] over x [B, 784]."""
+        """Mean surrogate [], ELBO [], per-example reconstruction terms [B] and mean control
+        loss [] over x [B, 784]."""
         keys = jax.random.split(key, x.shape[0])
-        s, elbo, f = jax.vmap(self.example_objective, in_axes=(None, 0, 0, None, None))(
+        s, elbo, f, control = jax.vmap(self.example_objective,
+                                       in_axes=(None, 0, 0, None, None))(
             params, x, keys, tau, state["estimator"])
-        return jnp.mean(s), jnp.mean(elbo), f
+        return jnp.mean(s), jnp.mean(elbo), f, jnp.mean(control)
 
     def loss(self, params, state, batch, *, key, step, hparams):
         tau = temperature(self.config, step, hparams["tau"])
-        surrogate, elbo, f = self.batch_objective(params, state, batch["x"], key, tau)
+        surrogate, elbo, f, control = self.batch_objective(params, state, batch["x"], key, tau)
         new_state = {"tau": jnp.asarray(tau, jnp.float32),
                      "estimator": self.estimator.update(state["estimator"], f)}
-        return -surrogate, ({"neg_elbo": -elbo, "tau": tau}, new_state)
+        return -surrogate + control, ({"neg_elbo": -elbo, "tau": tau}, new_state)
 
     # -- evaluation (pure) --------------------------------------------------------------------
     def _bounds(self, params, x, key, k):
@@ -156,10 +185,11 @@ class CategoricalVAETask(Task):
 
         def one(args):
             xi, ki = args
-            logits = self.model.apply(params, xi, method=CategoricalVAE.encode)
+            model = {"params": params["params"]}
+            logits = self.model.apply(model, xi, method=CategoricalVAE.encode)
             z = OneHotCategoricals(logits).sample(seed=ki, sample_shape=(k,))
             log_px = bernoulli_log_prob(
-                self.model.apply(params, z, method=CategoricalVAE.decode), xi[None])
+                self.model.apply(model, z, method=CategoricalVAE.decode), xi[None])
             return jnp.mean(log_px) - kl_to_uniform(logits)
 
         return jnp.mean(jax.lax.map(one, (x, keys), batch_size=self.config.eval.map_batch))
