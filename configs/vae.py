@@ -23,6 +23,10 @@ Variants (``--config=configs/vae.py:VARIANT``):
              9.84M steps take ~60 h there; run it on an accelerator.
              The two objectives side by side at a short budget: see sweep() below.
 Estimators: --config.estimator=score_function --config.baseline=none|moving_average|rloo.
+    --config.estimator=dreg (Tucker et al. 2018) or stl (Roeder et al. 2017): the pathwise
+    gradient without the score term of log q. With the IWAE bound (``:iwae_k50``, or
+    --config.objective=iwae --config.num_samples=K) dreg is unbiased with a lower-variance
+    encoder gradient, stl is biased; with the ELBO both are STL (kl_weight must be 1).
 """
 
 from configs import base
@@ -53,7 +57,7 @@ def get_config(arg=None):
 
     c.objective = "elbo"  # elbo | iwae
     c.num_samples = 1  # samples per example in the training objective
-    c.estimator = "pathwise"  # pathwise | score_function
+    c.estimator = "pathwise"  # pathwise | score_function | stl | dreg
     c.baseline = "none"  # none | moving_average | rloo (score_function only)
     c.baseline_decay = 0.99
     c.kl_weight = 1.0

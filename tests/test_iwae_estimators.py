@@ -117,11 +117,11 @@ def test_dreg_gradient_is_the_two_term_surrogate_and_its_value_the_bound():
         return estimators.make("dreg")(log_weight(theta, q), q, key=key, num_samples=7,
                                        objective="logmeanexp")
 
-    g_explicit = jax.grad(explicit, argnums=(0, 1))(THETA, FAR)
-    g_dreg = jax.grad(lambda t, p: dreg(t, p).surrogate, argnums=(0, 1))(THETA, FAR)
+    g_explicit = jax.jit(jax.grad(explicit, argnums=(0, 1)))(THETA, FAR)
+    g_dreg = jax.jit(jax.grad(lambda t, p: dreg(t, p).surrogate, argnums=(0, 1)))(THETA, FAR)
     for a, b in zip(jax.tree.leaves(g_explicit), jax.tree.leaves(g_dreg)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    e = dreg(THETA, FAR)
+    e = jax.jit(dreg)(THETA, FAR)
     q = DiagNormal(FAR["mu"], FAR["ls"])
     lw = log_weight(THETA, q)(q.sample(seed=key, sample_shape=(7,)))
     np.testing.assert_allclose(e.value, jax.nn.logsumexp(lw) - jnp.log(7.0), rtol=1e-6)
@@ -182,7 +182,7 @@ def test_the_vae_task_takes_stl_and_dreg():
         loss = lambda p: task.loss(p, state, {"x": jnp.asarray(arrays[0][:8])},
                                    key=jax.random.key(1), step=0,
                                    hparams={"kl_weight": 1.0})[0]
-        return jax.grad(loss)(params)["params"]
+        return jax.jit(jax.grad(loss))(params)["params"]
 
     path, dreg = grads("pathwise"), grads("dreg")
     for a, b in zip(jax.tree.leaves(path["decoder"]), jax.tree.leaves(dreg["decoder"])):
