@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 
+import enumeration as en
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-import enumeration as en
 from rgrad import discrete, estimators
 from rgrad.estimators import Bernoullis, Categoricals
 
