@@ -23,7 +23,8 @@ direct (z fixed) part is ``-score + score = 0``; only the path term is left (STL
 weights ``L_k`` by ``sg(w~_k)`` (the decoder's IWAE gradient) and scales the cotangent reaching
 ``z_k`` by another ``w~_k`` (``_scale_cotangent``), so the path term gets ``w~_k^2``; this is
 the gradient of ``sum_k sg(w~_k^2) L_k(z_k) + sg(w~_k - w~_k^2) L_k(sg z_k)`` with one
-backward pass through ``f``.
+backward pass through ``f`` (reverse mode only: the scaling is a ``jax.custom_vjp``). Measured
+on the IWAE k=50 VAE step, dreg and stl cost ~4% more CPU time than pathwise.
 
 Requirement on ``f``: it must contain ``-log q(z)`` with coefficient 1, computed from the
 parameters of the same ``dist`` that the estimator samples (the VAE's ``log_terms`` return
