@@ -192,3 +192,20 @@ def test_reinmax_exact_for_quadratic_f_at_tau_one(kind):
     b_st, e_st, _, _ = _bias_var(
         chunked(object_rows("st_gumbel_softmax", p, 1.0))(jax.random.key(4), n), truth)
     assert b_st - b_rm > 5 * np.hypot(e_rm, e_st), (b_rm, b_st)
+
+
+@pytest.mark.parametrize("kind", ["categorical", "bernoulli"])
+def test_functional_forms_of_the_straight_through_family(kind):
+    """rgrad.discrete.{gumbel_rao, reinmax}_jacobians: one finite row per draw; the options
+    reach the objects (a different temperature or M changes the rows, the same does not)."""
+    p = en.PROBLEMS[kind]
+    key = jax.random.key(0)
+    for fn, option in ((discrete.gumbel_rao_jacobians, {"num_rao_samples": 3}),
+                       (discrete.reinmax_jacobians, {"temperature": 2.0})):
+        rows_fn = jax.jit(lambda k, fn=fn: fn(p.f, p.logits, k, 6, kind=kind))
+        other = jax.jit(lambda k, fn=fn, option=option: fn(p.f, p.logits, k, 6, kind=kind,
+                                                            **option))
+        rows = np.asarray(rows_fn(key))
+        assert rows.shape == (6, *p.logits.shape) and np.all(np.isfinite(rows))
+        np.testing.assert_array_equal(rows, rows_fn(key))
+        assert not np.allclose(rows, other(key))
