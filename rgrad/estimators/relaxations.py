@@ -156,9 +156,10 @@ class ReinMax(base.Estimator):
 
         g = (2 J(pi_1) - J(pi_0) / 2)^T grad_b f(b),  J(p) = diag(p) - p p^T,
 
-    J(p) being the softmax Jacobian at probabilities p (the paper's Algorithm 2). At tau = 1
-    the estimate is exact for quadratic f of one variable; the paper recommends tau >= 1 (any
-    tau > 0 is accepted here). A Bernoulli is the two-class case with logits (0, l):
+    J(p) being the softmax Jacobian at probabilities p. At tau = 1 the trapezoid is exact, so
+    the estimate is unbiased, when f is quadratic in each variable given the others (tested in
+    tests/test_discrete_relaxed.py); the paper recommends tau >= 1 (any tau > 0 is accepted).
+    A Bernoulli is the two-class case with logits (0, l):
     g = (2 q (1 - q) - p (1 - p) / 2) grad_b f(b), p = sigmoid(l), q = (b + sigmoid(l / tau)) / 2.
     """
 
