@@ -292,3 +292,28 @@ def test_schedule_figure_quick(tmp_path):
     png, csv = res.files
     assert png.stat().st_size > 1000
     assert len(csv.read_text().strip().splitlines()) == 1 + 3  # header + one row per schedule
+
+
+def test_eps_mse_objective_and_fixed_gamma_metrics():
+    gammas = (-2.0, 0.0, 3.0)
+    task, params, state = _task("linear", objective="eps_mse",
+                                **{"eval.gammas": gammas, "eval.gamma_examples": 256})
+    simple, _, _ = _task("linear", objective="simple")
+    batch, _ = task.batch(None, state, params, key=jax.random.key(1), step=jnp.int32(0))
+    kw = {"key": jax.random.key(2), "step": jnp.int32(0), "hparams": {}}
+    # The bench's loss is DDPM's simple loss per dimension (same draws).
+    assert float(task.loss(params, state, batch, **kw)[0]) == pytest.approx(
+        float(simple.loss(params, state, batch, **kw)[0]) / 2, rel=1e-6)
+    # eps_hat = z / sigma errs by exactly alpha x / sigma: eps-MSE = exp(-gamma) mean(x^2).
+    m = _jit(lambda k: task.fixed_gamma_mse(lambda z, g: z / dm.alpha_sigma(g)[1], k))(
+        jax.random.key(3))
+    x2 = float(np.mean(task.test_x[:256] ** 2))
+    for g in gammas:
+        assert float(m[f"eps_mse_gamma{g:g}"]) == pytest.approx(np.exp(-g) * x2, rel=1e-4)
+    # The exact denoiser beats predicting 0 (whose eps-MSE is E eps^2 = 1) at every level.
+    exact = _jit(lambda k: task.fixed_gamma_mse(_true_eps, k))(jax.random.key(3))
+    assert all(float(exact[f"eps_mse_gamma{g:g}"]) < 0.9 for g in gammas)
+    # Periodic evaluation without bound examples reports only the fixed-gamma metrics.
+    assert set(task.evaluate(params, state, key=jax.random.key(4))) == set(m)
+    with pytest.raises(ValueError, match="needs a fixed schedule"):
+        _task("learned", objective="eps_mse")

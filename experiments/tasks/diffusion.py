@@ -1,10 +1,9 @@
 """Diffusion models: DDPM with fixed schedules and VDM with a learned one (issue #7).
 
 The forward process is the reparameterization x_t = alpha_t x_0 + sigma_t eps
-(:func:`rgrad.diffusion.q_sample`). The denoiser eps_theta(x_t, gamma_t) is a residual MLP
-(:class:`rgrad.denoisers.Denoiser`) conditioned, as in VDM, on the normalised noise level
-gamma_t (not on t), so that every schedule with the same endpoints has the same expected bound
-for the same denoiser.
+(:func:`rgrad.diffusion.q_sample`). The denoiser eps_theta(x_t, gamma_t), a residual MLP
+(:class:`rgrad.denoisers.Denoiser`), sees the noise level gamma_t (not t) as in VDM, so every
+schedule with the same endpoints has the same expected bound for the same denoiser.
 
 * ``schedule``: ``ddpm_linear`` | ``cosine`` | ``linear`` (fixed; x_t is a constant for theta)
   or ``learned`` (VDM: the endpoints follow the bound, the shape the variance of the
@@ -12,8 +11,10 @@ for the same denoiser.
   schedule's parameters have their own Adam, at ``schedule_lr_mult`` times the learning rate
   and without the denoiser's gradient clipping (the variance gradient 2 L dL is large and would
   otherwise shrink the denoiser's clipped step).
-* ``objective``: ``vlb`` (VDM's continuous-time bound) or ``simple`` (DDPM's
-  E ||eps - eps_theta(x_t, t)||^2, fixed schedules only).
+* ``objective``: ``vlb`` (VDM's continuous-time bound), ``simple`` (DDPM's
+  E ||eps - eps_theta(x_t, t)||^2, fixed schedules only) or ``eps_mse`` (the same per
+  dimension: the denoiser bench's, gamma ~ U(gamma_min, gamma_max) with ``schedule='linear'``);
+  ``eval.gammas`` adds the eps-MSE per dimension at fixed noise levels, ``eps_mse_gamma<g>``.
 * ``data.name``: ``gmm`` (8 Gaussians on a ring, :mod:`rgrad.ring_data`; true density known)
   or ``mnist`` (8-bit pixels, VDM's discretized decoder :mod:`rgrad.diffusion_decoder`, bound
   in bits per dimension).
@@ -34,12 +35,10 @@ from rgrad import diffusion as dm
 from rgrad import plotting
 from rgrad.denoisers import Denoiser
 from rgrad.diffusion_decoder import discrete_decoder_logits, discrete_recon
-from rgrad.ring_data import (  # noqa: F401  (re-exported: figures and benches read them here)
-    RING_STD,
+from rgrad.ring_data import (  # noqa: F401  (re-exported: the schedules figure reads them)
     in_mode_fraction,
     plot_ring_samples,
     ring_log_density,
-    ring_means,
     ring_sample,
 )
 from rgrad.task import Task
@@ -141,11 +140,9 @@ class DiffusionTask(Task):
     def example_terms(self, params, x, t, key, objective="vlb", shape="own"):
         """(diffusion loss, prior + reconstruction) in nats for one example x [D] at time t.
 
-        With ``objective='simple'`` the first term is DDPM's unweighted ||eps - eps_hat||^2.
-        ``shape='linear'`` replaces the schedule between its endpoints by gamma linear in t:
-        the denoiser sees gamma_t, so the expected bound is the same (VDM eq. 17) and only the
-        estimator's variance changes.
-        """
+        With ``objective='simple'`` (or ``'eps_mse'``) the first term is ||eps - eps_hat||^2.
+        ``shape='linear'`` makes gamma linear in t between the schedule's endpoints: the same
+        expected bound (VDM eq. 17; the denoiser sees gamma_t), another estimator variance."""
         k, xc = self.encode(x)
         g0, g1, s, ds = self.schedule_terms(params, t)
         if shape == "linear":
@@ -158,7 +155,7 @@ class DiffusionTask(Task):
             lo, hi = ends
             g_t, dg_t = lo + (hi - lo) * s, (hi - lo) * ds
             eps_fn = functools.partial(self.denoiser.apply, den)
-            if objective == "simple":
+            if objective in ("simple", "eps_mse"):
                 xt = dm.q_sample(xc, g_t, eps)
                 return jnp.sum((eps - eps_fn(xt, g_t)) ** 2)
             return dm.diffusion_loss(eps_fn, xc, g_t, dg_t, eps)
@@ -181,8 +178,8 @@ class DiffusionTask(Task):
         l_diff, rest = jax.vmap(terms, in_axes=(None, 0, 0, 0))(
             params, x, t, jax.random.split(key, n))
         bound = l_diff + rest
-        if self.config.objective == "simple":
-            loss = jnp.mean(l_diff)
+        if self.config.objective in ("simple", "eps_mse"):
+            loss = jnp.mean(l_diff) / (self.dim if self.config.objective == "eps_mse" else 1)
             bound = rest  # the weighted bound is reported by evaluate()
         else:
             loss = jnp.mean(bound)
@@ -228,10 +225,7 @@ class DiffusionTask(Task):
 
     def bound_metrics(self, params, key, *, final: bool):
         """The bounds on ``eval.[final_]num_examples`` test points and their variances; pure.
-
-        Bounds per dimension in bits (images) or per example in nats (ring); ``{}`` when the
-        number of examples is 0 (no periodic evaluation: one compile fewer).
-        """
+        Per dimension in bits (images) or per example in nats (ring); ``{}`` for 0 examples."""
         e = self.config.eval
         n = e.final_num_examples if final else e.num_examples
         if not n:
@@ -239,26 +233,37 @@ class DiffusionTask(Task):
         st = self.eval_stats(params, jnp.asarray(self.test_x[:n]), key, e.draws,
                              e.num_samples if final else 0)
         scale = self.dim * np.log(2.0) if self.image else 1.0
-        unit = "bpd" if self.image else "bound_nats"
-        own = "own_bpd" if self.image else "own_bound_nats"
+        unit, own = ("bpd", "own_bpd") if self.image else ("bound_nats", "own_bound_nats")
         out = {unit: st["bound"] / scale, f"{unit}_se": st["bound_se"] / scale,
                own: st["own_bound"] / scale, f"{own}_se": st["own_bound_se"] / scale,
                "diff_var": st["diff_var"], "bound_var": st["bound_var"]}
-        if "sample_logp" in st:
-            out.update({k: st[k] for k in ("sample_logp", "data_logp", "sample_in_mode",
-                                           "data_in_mode")})
+        out.update({k: v for k, v in st.items() if k.startswith(("sample_", "data_"))})
         if self.learned:
             g0, g1 = self.sched.apply(params["schedule"], method=dm.LearnedGamma.ends)
             out.update(gamma_min=g0, gamma_max=g1)
         return out
 
-    def evaluate(self, params, state, *, key):
-        del state
-        return self.bound_metrics(params, key, final=False)
+    def fixed_gamma_mse(self, eps_fn, key):
+        """Per-dimension eps-MSE of ``eps_fn`` (one example's (z, gamma) -> eps_hat) at each of
+        ``eval.gammas`` on the first ``eval.gamma_examples`` test points, one shared eps draw."""
+        e, out = self.config.eval, {}
+        if not e.gammas:
+            return out
+        _, xc = jax.vmap(self.encode)(jnp.asarray(self.test_x[:e.gamma_examples]))
+        eps = jax.random.normal(key, xc.shape)
+        for g in e.gammas:
+            a, s = dm.alpha_sigma(jnp.float32(g))
+            eps_hat = jax.vmap(eps_fn, in_axes=(0, None))(a * xc + s * eps, jnp.float32(g))
+            out[f"eps_mse_gamma{g:g}"] = jnp.mean((eps_hat - eps) ** 2)
+        return out
+
+    def evaluate(self, params, state, *, key, final=False):
+        del state  # the bounds' key as before the fixed-gamma metrics were added
+        return {**self.bound_metrics(params, key, final=final),
+                **self.fixed_gamma_mse(self.eps_fn(params), jax.random.fold_in(key, 3))}
 
     def final_evaluate(self, params, state, *, key):
-        del state
-        return self.bound_metrics(params, key, final=True)
+        return self.evaluate(params, state, key=key, final=True)
 
     def sample(self, params, key, n, steps):
         """n ancestral samples in data space ([n, D]; images in [0, 1])."""
@@ -282,15 +287,13 @@ class DiffusionTask(Task):
 
 
 def make_task(config) -> DiffusionTask:
-    if config.schedule not in (*FIXED, "learned"):
-        raise ValueError(f"config.schedule={config.schedule!r}; use one of "
-                         f"{sorted(FIXED) + ['learned']}.")
-    if config.objective not in ("vlb", "simple"):
-        raise ValueError(f"config.objective={config.objective!r}; use 'vlb' or 'simple'.")
-    if config.objective == "simple" and config.schedule == "learned":
-        raise ValueError("objective='simple' needs a fixed schedule (it is not a bound).")
-    if config.schedule_grad not in ("variance", "bound"):
-        raise ValueError(f"config.schedule_grad={config.schedule_grad!r}; use variance|bound.")
-    if config.data.name not in ("gmm", "mnist"):
-        raise ValueError(f"config.data.name={config.data.name!r}; use 'gmm' or 'mnist'.")
+    for field, value, allowed in (
+            ("schedule", config.schedule, (*FIXED, "learned")),
+            ("objective", config.objective, ("vlb", "simple", "eps_mse")),
+            ("schedule_grad", config.schedule_grad, ("variance", "bound")),
+            ("data.name", config.data.name, ("gmm", "mnist"))):
+        if value not in allowed:
+            raise ValueError(f"config.{field}={value!r}; use one of {'|'.join(allowed)}.")
+    if config.objective != "vlb" and config.schedule == "learned":
+        raise ValueError(f"objective={config.objective!r} needs a fixed schedule (not a bound).")
     return DiffusionTask(config)
