@@ -25,11 +25,18 @@ from rgrad.estimators.baselines import (  # noqa: F401  (re-exported: the arithm
     moving_average_init,
     moving_average_update,
     moving_average_value,
+    stored_debiased_update,
 )
 from rgrad.estimators.jacobians import draw_samples
 from rgrad.validation import check_args
 
 ControlVariate = tuple[Callable, Callable, Callable]
+
+
+def _is_optax_state(state) -> bool:
+    """optax's `(value, count)` pair, as opposed to None or a `MovingAverageState`."""
+    return (isinstance(state, (tuple, list)) and not isinstance(state, MovingAverageState)
+            and len(state) == 2)
 
 
 def moving_avg_baseline(
@@ -40,9 +47,23 @@ def moving_avg_baseline(
 
     Reduces the variance of the score-function estimator only (it has no effect on the
     pathwise and measure-valued ones). The early-training heuristic uses decay
-    min(decay, (1 + i) / (10 + i)) at update i. State: `MovingAverageState` (or None).
+    min(decay, (1 + i) / (10 + i)) at update i. The state form picks the arithmetic:
+
+    * None to start, then a `MovingAverageState` (rgrad's): the average is debiased by
+      1 - prod(decays) when read.
+    * `(value, count)`, starting at `(0.0, 0)` (the old `optax.monte_carlo` form, for code
+      written against it): `stored_debiased_update`, optax's numbers exactly, whose
+      debiasing compounds (see there); `value` is read as is.
     """
+    def iteration_decay(count):
+        if not use_decay_early_training_heuristic:
+            return decay
+        i = jnp.asarray(count).astype(jnp.float32)
+        return jnp.minimum(decay, (1.0 + i) / (10.0 + i))
+
     def value(state):
+        if _is_optax_state(state):
+            return jnp.asarray(state[0])
         return moving_average_value(state or moving_average_init(), zero_debias)
 
     def cv(params, x, state):
@@ -55,12 +76,13 @@ def moving_avg_baseline(
 
     def update_state(params, samples, state):
         del params
+        mean_f = jnp.mean(jax.vmap(function)(samples))
+        if _is_optax_state(state):
+            average, count = state
+            return stored_debiased_update(average, count, mean_f, iteration_decay(count),
+                                          zero_debias)
         state = state or moving_average_init()
-        d = decay
-        if use_decay_early_training_heuristic:
-            i = state.count.astype(jnp.float32)
-            d = jnp.minimum(decay, (1.0 + i) / (10.0 + i))
-        return moving_average_update(state, jnp.mean(jax.vmap(function)(samples)), d)
+        return moving_average_update(state, mean_f, iteration_decay(state.count))
 
     return cv, expected_cv, update_state
 

@@ -49,6 +49,24 @@ def moving_average_value(state: MovingAverageState, zero_debias: bool = True) ->
     return jnp.where(norm > 0, state.value / jnp.where(norm > 0, norm, 1.0), 0.0)
 
 
+def stored_debiased_update(
+    average: jax.Array, count: jax.Array | int, value: jax.Array, decay: float | jax.Array,
+    zero_debias: bool = True,
+) -> tuple[jax.Array, jax.Array | int]:
+    """The old `optax.monte_carlo` moving average on a `(average, count)` pair; pure, jittable.
+
+    `average <- decay * average + (1 - decay) * value`, then with `zero_debias` divided by
+    1 - decay^(count + 1); the stored average is read as is. Unlike the `MovingAverageState`
+    debiasing this divides an already-divided average again at every step, so for a constant
+    decay d and constant input v the second update gives v / (1 - d^2) (50 v at d = 0.99), not
+    v; it is kept for code written against optax. Starts at `(0.0, 0)`.
+    """
+    new = decay * average + (1.0 - decay) * jax.lax.stop_gradient(value)
+    if zero_debias:
+        new = new / (1.0 - jnp.power(decay, count + 1))
+    return jax.lax.stop_gradient(new), count + 1
+
+
 # ------------------------------------------------------------------- leave one out (RLOO)
 
 

@@ -26,10 +26,44 @@ from rgrad.validation import check_args
 Function = Callable[[jax.Array], jax.Array]
 
 
-def multi_normal(mean: jax.Array, log_scale: jax.Array) -> distrax.MultivariateNormalDiag:
+class MultiNormalDiagFromLogScale(distrax.MultivariateNormalDiag):
+    """Diagonal Gaussian from a mean and log standard deviations that takes both call forms.
+
+    A distrax distribution (`sample(seed=key, sample_shape=shape)`, `log_prob`, ...) that also
+    accepts the removed `optax.monte_carlo` forms: `sample(shape, key)` (positional, or
+    `sample(shape, key=key)`) and the `params` (`[mean, log_scale]`) and `log_scale`
+    properties. `sample(shape, key)` is `sample(seed=key, sample_shape=shape)`: same draws.
+    """
+
+    def __init__(self, loc: jax.Array, log_scale: jax.Array):
+        super().__init__(loc, jnp.exp(log_scale))
+        self._log_scale = log_scale
+
+    @property
+    def log_scale(self) -> jax.Array:
+        return self._log_scale  # [D]
+
+    @property
+    def params(self) -> list[jax.Array]:
+        return [self.loc, self._log_scale]
+
+    def sample(self, shape=None, key=None, *, seed=None, sample_shape=()) -> jax.Array:
+        """Draws `[*shape, D]`: `sample(seed=key, sample_shape=shape)` or `sample(shape, key)`."""
+        if shape is not None or key is not None:  # optax's form
+            if seed is not None or shape is None or key is None:
+                raise ValueError("sample takes either distrax's seed=key, sample_shape=shape or "
+                                 "optax's (shape, key), both of them; got a mix of the two.")
+            seed, sample_shape = key, shape
+        elif seed is None:
+            raise ValueError("sample needs a key: call sample(seed=key, sample_shape=shape) or "
+                             "sample(shape, key).")
+        return super().sample(seed=seed, sample_shape=sample_shape)
+
+
+def multi_normal(mean: jax.Array, log_scale: jax.Array) -> MultiNormalDiagFromLogScale:
     """Diagonal Gaussian from `mean` `[D]` and `log_scale` `[D]` (log standard deviations)."""
     check_args(same_shape=(("mean", mean), ("log_scale", log_scale)))
-    return distrax.MultivariateNormalDiag(mean, jnp.exp(log_scale))
+    return MultiNormalDiagFromLogScale(mean, log_scale)
 
 
 def _sample_keys(rng: jax.Array, num_samples: int) -> jax.Array:
