@@ -12,7 +12,8 @@ Two tasks on the same environment and the same number of environment steps:
 * ``algo='reinforce'`` -- the score-function estimator: each step rolls out ``num_envs`` whole
   episodes and ascends sum_t grad log pi(a_t|s_t) (G_t - b_t) with discounted rewards-to-go G_t
   and the per-time-step mean over episodes as baseline b_t, the advantages normalised by
-  their standard deviation; the surrogate is :func:`rgrad.surrogate.score_function_surrogate`.
+  their standard deviation: :meth:`rgrad.estimators.ScoreFunction.from_samples` on the
+  per-step costs with the baseline :class:`DiscountedNormalised`.
 
 Both run ``num_seeds`` seeds in one compiled program (the shared loop vmaps them). Evaluation
 reports the mean undiscounted return of ``eval.num_episodes`` deterministic episodes and the
@@ -25,7 +26,7 @@ import gymnax
 import jax
 import jax.numpy as jnp
 
-from rgrad import surrogate
+from rgrad.estimators import Baseline, ScoreFunction
 from rgrad.nn import LOG2PI, MLP, normal_log_prob
 from rgrad.task import Task
 
@@ -195,7 +196,39 @@ class SACTask(_PendulumTask):
 # ============================================================================================
 # REINFORCE: the score-function estimator on whole episodes.
 # ============================================================================================
+class DiscountedNormalised(Baseline):
+    """REINFORCE's normalised, discounted per-step advantage, as a score-function baseline.
+
+    :meth:`ScoreFunction.from_samples` weights log pi_t of episode k by ``to_go - b``, with
+    ``to_go`` the *undiscounted* cost to go ``[K, T]``. This returns ``b = to_go - A`` so that
+    the weight is A: the discounted cost to go G_t = sum_s gamma^(s-t) c_s (the per-step costs
+    recovered from ``to_go``) minus its mean over the K episodes at step t, divided by the
+    standard deviation over all (k, t). Unlike a baseline proper, A uses the episode's own
+    costs (the per-step mean includes it) and the batch's spread: the usual REINFORCE recipe.
+    """
+
+    name = "discounted_normalised"
+
+    def __init__(self, gamma: float):
+        self.gamma = gamma
+
+    def value(self, state, to_go):  # [K, T] -> [K, T]
+        costs = to_go - jnp.pad(to_go[:, 1:], ((0, 0), (0, 1)))
+
+        def back(carry, c):  # discounted cost to go, scanned backwards over steps
+            carry = c + self.gamma * carry
+            return carry, carry
+
+        _, g = jax.lax.scan(back, jnp.zeros(costs.shape[:1]), costs.T, reverse=True)  # [T, K]
+        adv = g - jnp.mean(g, axis=1, keepdims=True)
+        return to_go - (adv / (jnp.std(adv) + 1e-8)).T
+
+
 class ReinforceTask(_PendulumTask):
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.estimator = ScoreFunction(DiscountedNormalised(config.sac.gamma))
 
     def init(self, key):
         params = {"actor": self.actor.init(key, jnp.zeros((OBS_DIM,)))}
@@ -227,24 +260,11 @@ class ReinforceTask(_PendulumTask):
 
     def loss(self, params, state, batch, *, key, step, hparams):
         del key, step, hparams
-        gamma = self.config.sac.gamma
-
-        def rtg(carry, r):  # discounted rewards-to-go, scanned backwards
-            carry = r + gamma * carry
-            return carry, carry
-
-        _, g = jax.lax.scan(rtg, jnp.zeros(batch["rew"].shape[1:]), batch["rew"], reverse=True)
-        adv = g - jnp.mean(g, axis=1, keepdims=True)  # per-time-step baseline over episodes
-        adv = adv / (jnp.std(adv) + 1e-8)
         # log pi(a|s) = log N(u; mu, sigma) - log|da/du|; the Jacobian term has no parameters.
         logp = gaussian_log_prob(self.actor.apply(params["actor"], batch["obs"]), batch["u"])
-        # The cost of step t is -adv_t: the baseline and the normalisation are already in it
-        # (a per-step, batch-dependent shift and scale that ScoreFunction.from_samples' cost-to-go
-        # and baselines cannot express), so the surrogate gets baseline 0. Its gradient,
-        # mean over episodes of sum_t -adv_t grad log pi_t, is bit-identical to the former
-        # -mean(sum_t logp_t adv_t); its value is sum_t -adv_t, not that expression.
-        sur = surrogate.score_function_surrogate(-adv, logp)  # [T, E]
-        loss = jnp.mean(jnp.sum(sur, 0))
+        # Episodes are the draws: [T, E] -> [E, T]; the cost of a step is minus its reward. The
+        # loss's value is the mean episode cost; its gradient mean_k sum_t A_kt grad log pi_kt.
+        loss = self.estimator.from_samples(-batch["rew"].T, logp.T)
         metrics = {"train_return": jnp.mean(jnp.sum(batch["rew"], 0))}
         return loss, (metrics, state)
 
