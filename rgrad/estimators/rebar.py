@@ -20,10 +20,11 @@ phi = {log lambda, eta (, rho)} are the estimator's parameters (:meth:`REBAR.ini
 log lambda starts at log ``temperature``, eta at ``eta``). The call's ``temperature=`` is
 ignored: lambda is learned. ``Estimate.control_loss`` trains phi to minimise the single-sample
 variance of g (E[g] does not depend on phi, so that is E|g|^2): g(phi) is an inner gradient
-at stop_gradient(logits), and control_loss = <stop_gradient(grad_phi mean_k |g_k|^2), phi>,
-whose gradient reaches phi only. The surrogate uses stop_gradient(phi); its value is the mean
-of f(b), and f's own parameters (a decoder) get their gradient at b. If f itself depends on
-the logits (a -log q term), that direct gradient is taken at b too.
+at stop_gradient(logits); control_loss has the value mean_k |g_k|^2 and the gradient
+stop_gradient(grad_phi mean_k |g_k|^2), which reaches phi only. The surrogate uses
+stop_gradient(phi); its value is the mean of f(b), and f's own parameters (a decoder) get
+their gradient at b. If f itself depends on the logits (a -log q term), that direct gradient
+is taken at b too.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class REBAR(base.Estimator):
         (g_phi,) = pullback(2.0 * g / num_samples)  # grad_phi of mean_k |g_k|^2
         value = jnp.mean(f_b)
         surrogate = value + jnp.sum(sg(jnp.mean(g, axis=0)) * (logits - sg(logits)))
-        return base.Estimate(surrogate, value, _tree_dot(sg(g_phi), params))
+        # Value: mean_k |g_k|^2 (to log); gradient: g_phi, reaching phi only.
+        second_moment = jnp.sum(sg(g) ** 2) / num_samples
+        control = second_moment + _tree_dot(sg(g_phi), params) - _tree_dot(sg(g_phi), sg(params))
+        return base.Estimate(surrogate, value, control)
 
 
 class RELAX(REBAR):
