@@ -6,8 +6,10 @@ grad_logits E_{z ~ p(logits)}[function(z)] and returns one row per sample,
 
 * Categorical logits ``[..., K]`` give one-hot z ``[..., K]``; Bernoulli logits ``[...]`` give
   z in {0, 1}; ``kind="categorical"`` or ``"bernoulli"`` picks (default: the estimator's first
-  kind, Bernoulli for ``arm``/``disarm``, categorical otherwise). Relaxed estimators evaluate
-  ``function`` on relaxed z (temperature 1 unless ``temperature=`` is given).
+  kind, Bernoulli for ``arm``/``disarm``, categorical otherwise). ``gumbel_softmax`` evaluates
+  ``function`` on relaxed z; the straight-through family (``st_gumbel_softmax``, ``gumbel_rao``,
+  ``reinmax``) on the hard z, differentiating through relaxed ones; all at temperature 1 unless
+  ``temperature=`` is given (``rebar``/``relax`` learn theirs).
 * ``function`` maps one z to a scalar and must not depend on ``logits``.
 * A row is one draw, except for ``rloo`` and ``vimco`` (the leave-one-out terms of one batch
   of ``num_samples`` draws) and ``arm``/``disarm`` (one antithetic pair per row).
