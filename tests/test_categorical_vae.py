@@ -90,3 +90,19 @@ def test_score_function_is_unbiased_and_gumbel_softmax_is_not():
     gs = np.asarray(_encoder_grads(task_gs, params, state, x, 1.0, 2000))
     se = gs.std(0, ddof=1) / np.sqrt(len(gs))
     assert np.max(np.abs(gs.mean(0) - exact) / (se + 1e-8)) > 10
+
+
+def test_learned_estimator_end_to_end(tmp_path, test_digits):
+    """Any estimator serving categorical latents runs, e.g. NVIL: its baseline network is
+    a trainable part of the params (``params["estimator"]``), trained by control_loss."""
+    c = cvae_config.get_config("quick")
+    c.estimator, c.num_steps, c.eval_every = "nvil", 100, 100
+    task = cvae.make_task(c, arrays=(test_digits[:1024], test_digits[2048:2148]))
+    out = train.train_and_evaluate(c, tmp_path, task=task, progress=False)
+    m = out["members"][0]["metrics"]
+    assert 150 < m["test_neg_elbo"] < 450 and np.isfinite(m["grad_var_encoder"])
+    init = task.init(jax.random.key(c.seed))[0]["estimator"]
+    final = train.member_slice(out["train_state"].params, 0)["estimator"]
+    assert jax.tree.leaves(init)
+    assert max(float(jnp.max(jnp.abs(a - b)))
+               for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(init))) > 0
