@@ -1,0 +1,76 @@
+"""Discrete-latent VAEs, one line per gradient estimator: -ELBO against steps and against
+training wall time, encoder-gradient variance against steps.
+
+    python -m experiments.figures --only=discrete_vae_curves                      # binary
+    python -m experiments.figures --only=discrete_vae_curves --variant=categorical
+    python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
+The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
+(configs/binary_vae.py:linear, 4000 steps, 1 seed per estimator), ``categorical`` the 20x10
+categorical VAE (configs/categorical_vae.py, 1500 steps); both read the runs made by
+    runs/discrete/bvae.sh sf_none rloo arm disarm relax rebar nvil gumbel_softmax \
+        st_gumbel_softmax gumbel_rao reinmax sf_ma indecater
+    runs/discrete/cvae.sh gumbel_softmax st_gumbel_softmax sf_ma sf_rloo relax rebar nvil \
+        gumbel_rao reinmax rloo sf_none indecater
+i.e. ``python -m experiments.main --config=CONFIG --workdir=RUN_DIR`` with the overrides
+below (an unfinished run is plotted as far as it got; ``--config.train_missing=True`` trains
+or resumes it first: minutes per run on 2 cores, hours for IndeCateR). Expected: the score
+function without a baseline has by far the highest gradient variance; the relaxations the
+lowest -ELBO early in training. The quick variant trains two 100-step runs of
+configs/binary_vae.py:quick inside the figure's folder (about a minute).
+"""
+
+import ml_collections
+
+from configs import base
+
+VARIANTS = ("default", "categorical", "quick")
+
+# (run name, estimator overrides, legend label)
+BINARY = (("sf_none", {"estimator": "score_function"}, "score function"),
+          ("sf_ma", {"estimator": "score_function", "baseline": "moving_average"},
+           "score function, moving-average baseline"),
+          ("rloo", {"estimator": "rloo", "num_samples": 2}, "RLOO (2 samples)"),
+          ("nvil", {"estimator": "nvil"}, "NVIL"),
+          ("arm", {"estimator": "arm"}, "ARM (1 pair)"),
+          ("disarm", {"estimator": "disarm"}, "DisARM (1 pair)"),
+          ("rebar", {"estimator": "rebar"}, "REBAR"),
+          ("relax", {"estimator": "relax"}, "RELAX"),
+          ("gumbel_softmax", {"estimator": "gumbel_softmax"}, "Gumbel-Softmax (biased)"),
+          ("st_gumbel_softmax", {"estimator": "st_gumbel_softmax"}, "ST Gumbel-Softmax"),
+          ("gumbel_rao", {"estimator": "gumbel_rao"}, "Gumbel-Rao"),
+          ("reinmax", {"estimator": "reinmax"}, "ReinMax"),
+          ("indecater", {"estimator": "indecater"}, "IndeCateR"))
+CATEGORICAL = tuple(r for r in BINARY if r[0] not in ("arm", "disarm")) + (
+    ("sf_rloo", {"estimator": "score_function", "baseline": "rloo", "num_samples": 2},
+     "score function, RLOO baseline (2 samples)"),)
+
+BINARY_BUDGET = {"num_steps": 4000, "log_every": 250, "eval_every": 500,
+                 "checkpoint_every": 500, "eval.final_num_examples": 2000}
+CATEGORICAL_BUDGET = {"num_steps": 1500, "log_every": 250, "eval_every": 250,
+                      "checkpoint_every": 250}
+
+
+def get_config(arg=None):
+    variant = base.parse_arg(arg, VARIANTS)
+    c = ml_collections.ConfigDict()
+    c.module = "discrete_vae_curves"
+    c.train_missing = False
+    c.elbo_metric = "test_neg_elbo"
+    c.elbo_span = 120.0  # nats shown above the lowest -ELBO
+    if variant == "default":
+        rows, ref, budget, prefix = BINARY, "configs/binary_vae.py:linear", BINARY_BUDGET, "bvae"
+        c.title = "Bernoulli VAE (linear, 200 latents), dynamic MNIST"
+    elif variant == "categorical":
+        rows, ref, budget, prefix = (CATEGORICAL, "configs/categorical_vae.py",
+                                     CATEGORICAL_BUDGET, "cvae")
+        c.title = "categorical VAE (20 x 10), static MNIST"
+    else:  # trained in the figure's folder
+        rows = tuple(r for r in BINARY if r[0] in ("sf_none", "disarm"))
+        ref, budget, prefix = "configs/binary_vae.py:quick", {"num_steps": 100,
+                                                             "eval_every": 50}, ""
+        c.train_missing = True
+        c.title = "Bernoulli VAE, quick"
+    c.runs = tuple((name, ref, {**budget, **over}, f"runs/discrete/{prefix}_{name}"
+                    if prefix else "") for name, over, _ in rows)
+    c.labels = tuple(label for *_, label in rows)
+    return c
