@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from rgrad import bayes_layers as bl
 from rgrad import data as rdata
+from rgrad import diagnostics
 from rgrad.task import Task
 
 
@@ -69,8 +70,9 @@ class BayesVITask(Task):
     def grad_variance(self, params, key, mode: str, n: int) -> tuple[jax.Array, jax.Array]:
         """Mean over the top layer's parameters of Var[grad] over n (minibatch, noise) draws.
 
-        Pure. The draws run ``config.eval.map_batch`` at a time (``jax.lax.map``): the
-        per-example mode holds a weight sample per example, too large to vmap n of them.
+        Pure (:func:`rgrad.diagnostics.estimator_stats`). The draws run
+        ``config.eval.map_batch`` at a time: the per-example mode holds a weight sample per
+        example, too large to vmap n of them.
         """
         bs = self.config.batch_size
         x, y = jnp.asarray(self.train["x"]), jnp.asarray(self.train["y"])
@@ -83,8 +85,9 @@ class BayesVITask(Task):
             top = g["params"]["top"]
             return top["kernel_mean"], top["kernel_log_std"]
 
-        gm, gs = jax.lax.map(one, jax.random.split(key, n), batch_size=self.config.eval.map_batch)
-        return jnp.mean(jnp.var(gm, 0, ddof=1)), jnp.mean(jnp.var(gs, 0, ddof=1))
+        var_m, var_s = diagnostics.estimator_stats(
+            one, key=key, num_repeats=n, batch_size=self.config.eval.map_batch).variance
+        return jnp.mean(var_m), jnp.mean(var_s)
 
     def grad_variances(self, params, key, n: int) -> dict[str, tuple[float, float]]:
         """Host helper for tools and figures: {mode: (var of the top layer's mean gradient,
