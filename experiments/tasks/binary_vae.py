@@ -22,6 +22,11 @@ Any registered estimator whose ``kinds`` include "bernoulli" and whose ``objecti
 mean of ``Estimate.control_loss`` added to the loss. The temperature ``tau`` (relaxed and
 REBAR-type estimators) is a vmappable hyperparameter, kept in ``state["tau"]`` for evaluation.
 
+With ``model.demean_input`` (the DisARM launch command's ``--demean_input``) the encoder sees
+x minus the training mean and the decoder 2b - 1; with ``model.init_bias_with_mean``
+(``--initialize_with_bias``) the decoder's output bias starts at the logit of the training
+mean (clipped to [0.001, 0.999]).
+
 The training data are binarized afresh at every step (a Bernoulli draw of the grey levels),
 the test digits once. The prior logits may have their own SGD learning rate
 (``optim.prior_lr``, 1e-2 in the DisARM code), everything else uses ``config.optim``.
@@ -109,6 +114,7 @@ class BinaryVAETask(Task):
         train_x, test_x, self.binarization = load_binarized(config, arrays, self.tag)
         self.train_x = np.asarray(train_x, np.float32)
         self.test_x = np.asarray(test_x, np.float32)
+        self.x_mean = self.train_x.mean(0)  # [784] grey-level (= expected pixel) means
         # A fixed binarization of the training digits the train ELBO is measured on.
         n = config.eval.num_train_examples
         rows = np.random.default_rng(2).permutation(len(self.train_x))[:n]
@@ -122,6 +128,10 @@ class BinaryVAETask(Task):
     def init(self, key):
         m = self.config.model
         params = self.model.init(key, jnp.zeros((IMAGE,)), jnp.zeros((m.num_latent,)))
+        if m.init_bias_with_mean:
+            p = np.clip(self.x_mean, 0.001, 0.999)
+            params["params"]["decoder"][f"Dense_{len(m.hidden)}"]["bias"] = jnp.asarray(
+                np.log(p) - np.log1p(-p), jnp.float32)
         params["prior"] = jnp.zeros((m.num_latent,))  # logits of p(b), learned (DisARM)
         params["estimator"] = self.estimator.init_params(
             jax.random.fold_in(key, 1), Bernoullis(jnp.zeros((m.num_latent,))))
@@ -142,16 +152,22 @@ class BinaryVAETask(Task):
             self.config.optim.prior_lr)}, label)
 
     # -- the objective ------------------------------------------------------------------------
+    def encode(self, params, x):
+        """Logits [..., L] of q(b | x) for images x [..., 784]."""
+        if self.config.model.demean_input:
+            x = x - self.x_mean
+        return self.model.apply({"params": params["params"]}, x, method=BinaryVAE.encode)
+
     def log_terms(self, params, x, b):
         """(log p(x | b), log p(b)), each [k], for draws b [k, L] and one image x [784]."""
-        model = {"params": params["params"]}
-        log_px = bernoulli_log_prob(self.model.apply(model, b, method=BinaryVAE.decode),
-                                    x[None])
+        z = 2.0 * b - 1.0 if self.config.model.demean_input else b
+        log_px = bernoulli_log_prob(
+            self.model.apply({"params": params["params"]}, z, method=BinaryVAE.decode), x[None])
         return log_px, jax.vmap(Bernoullis(params["prior"]).log_prob)(b)
 
     def example_objective(self, params, x, key, tau, est_state):
         """(surrogate, ELBO estimate, control loss) of one binary image x [784]."""
-        logits = self.model.apply({"params": params["params"]}, x, method=BinaryVAE.encode)
+        logits = self.encode(params, x)
         q = Bernoullis(logits)
         fixed_q = Bernoullis(sg(logits))
         exact = self.config.kl == "exact"
@@ -188,8 +204,7 @@ class BinaryVAETask(Task):
     # -- evaluation (pure) --------------------------------------------------------------------
     def log_weights(self, params, x, key, k):
         """log p(x, b_i) - log q(b_i | x) for k draws b_i ~ q(. | x); [784] -> [k]."""
-        q = Bernoullis(self.model.apply({"params": params["params"]}, x,
-                                        method=BinaryVAE.encode))
+        q = Bernoullis(self.encode(params, x))
         b = q.sample(seed=key, sample_shape=(k,))
         log_px, log_pb = self.log_terms(params, x, b)
         return log_px + log_pb - jax.vmap(q.log_prob)(b)
