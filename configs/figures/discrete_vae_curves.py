@@ -5,18 +5,21 @@ training wall time, encoder-gradient variance against steps.
     python -m experiments.figures --only=discrete_vae_curves --variant=categorical
     python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
 The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
-(configs/binary_vae.py:linear, 4000 steps, 1 seed per estimator), ``categorical`` the 20x10
-categorical VAE (configs/categorical_vae.py, 1500 steps); both read the runs made by
-    runs/discrete/bvae.sh sf_none rloo arm disarm relax rebar nvil gumbel_softmax \
-        st_gumbel_softmax gumbel_rao reinmax sf_ma indecater
-    runs/discrete/cvae.sh gumbel_softmax st_gumbel_softmax sf_ma sf_rloo relax rebar nvil \
-        gumbel_rao reinmax rloo sf_none indecater
-i.e. ``python -m experiments.main --config=CONFIG --workdir=RUN_DIR`` with the overrides
-below (an unfinished run is plotted as far as it got; ``--config.train_missing=True`` trains
-or resumes it first: minutes per run on 2 cores, hours for IndeCateR). Expected: the score
-function without a baseline has by far the highest gradient variance; the relaxations the
-lowest -ELBO early in training. The quick variant trains two 100-step runs of
-configs/binary_vae.py:quick inside the figure's folder (about a minute).
+(configs/binary_vae.py:linear, 20000 steps, 1 seed per estimator), ``categorical`` the 20x10
+categorical VAE (configs/categorical_vae.py, 5000 steps). Each run NAME of BINARY /
+CATEGORICAL below is
+    python -m experiments.main --config=configs/binary_vae.py:linear \
+        --config.num_steps=20000 --config.log_every=250 --config.eval_every=500 \
+        --config.checkpoint_every=500 --config.eval.final_num_examples=2000 \
+        --config.estimator=... (the row's overrides) --workdir=runs/discrete/bvae_NAME
+    python -m experiments.main --config=configs/categorical_vae.py --config.num_steps=5000 \
+        --config.log_every=250 --config.eval_every=250 --config.checkpoint_every=250 \
+        --config.estimator=... --workdir=runs/discrete/cvae_NAME
+An unfinished run is plotted as far as it got; ``--config.train_missing=True`` trains or
+resumes the runs first (minutes each on 2 cores; IndeCateR, 400 decoder passes per example,
+about 0.3-1 s/step). Expected: the score function without a baseline has by far the highest
+gradient variance; the relaxations the lowest -ELBO early in training. The quick variant
+trains two 100-step runs of configs/binary_vae.py:quick in the figure's folder (a minute).
 """
 
 import ml_collections
@@ -44,9 +47,9 @@ CATEGORICAL = tuple(r for r in BINARY if r[0] not in ("arm", "disarm")) + (
     ("sf_rloo", {"estimator": "score_function", "baseline": "rloo", "num_samples": 2},
      "score function, RLOO baseline (2 samples)"),)
 
-BINARY_BUDGET = {"num_steps": 4000, "log_every": 250, "eval_every": 500,
+BINARY_BUDGET = {"num_steps": 20000, "log_every": 250, "eval_every": 500,
                  "checkpoint_every": 500, "eval.final_num_examples": 2000}
-CATEGORICAL_BUDGET = {"num_steps": 1500, "log_every": 250, "eval_every": 250,
+CATEGORICAL_BUDGET = {"num_steps": 5000, "log_every": 250, "eval_every": 250,
                       "checkpoint_every": 250}
 
 
