@@ -109,6 +109,7 @@ class Hybrid(ScoreFunction):
     """Score function for the discrete choice, pathwise for the continuous draw given it."""
 
     name = "hybrid"
+    kinds = ()  # a HybridDistribution, not plain discrete latents
 
     def __call__(self, f, dist: HybridDistribution, *, key, num_samples=1, state=None,
                  objective="mean", temperature=None, params=None):
