@@ -107,13 +107,14 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     data = load_runs(config, outdir)
     labels = dict(zip([r[0] for r in config.runs], config.labels, strict=True))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     cols, numbers = {}, {}
+    colors = plt.get_cmap("tab20").colors  # 20 distinguishable lines
     for i, (name, c) in enumerate(data.items()):
-        style = dict(color=f"C{i % 10}", ls="-" if i < 10 else "--", marker="o", ms=2.5,
+        style = dict(color=colors[(2 * i) % 20 + (2 * i) // 20], marker="o", ms=2.5,
                      label=labels[name])
         axes[0].plot(c["step"], c[config.elbo_metric], **style)
-        axes[1].plot(c["seconds"], c[config.elbo_metric], **style)
+        axes[1].semilogx(c["seconds"], c[config.elbo_metric], **style)
         axes[2].semilogy(c["step"], c["grad_var_encoder"], **style)
         cols |= {f"{name}_step": c["step"], f"{name}_seconds": c["seconds"],
                  f"{name}_{config.elbo_metric}": c[config.elbo_metric],
@@ -129,8 +130,9 @@ def make(config, outdir) -> FigureResult:
     for ax in axes[:2]:
         lo = min(np.nanmin(c[config.elbo_metric]) for c in data.values())
         ax.set_ylim(lo - 5, lo + config.elbo_span)
-    axes[2].legend(fontsize=7, loc="upper right", ncol=2)
-    fig.tight_layout()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(data) - 1) // 5), 1, 1))
     png = outdir / "discrete_vae_curves.png"
     fig.savefig(png, dpi=120)
     plt.close(fig)
