@@ -33,9 +33,12 @@ the paper before being quoted:
 Figure 5 of the paper shows the same runs' train ELBO, 100-sample test bound and encoder
 gradient variance against steps (RELAX included).
 
-Runtime: the linear model costs about 2 decoder passes of a 200x784 matrix per example; on an
-idle 2-core CPU one seed runs at a few hundred steps/s, so the paper's 1M steps take about an
-hour per estimator (measured rates: BENCHMARKS.md). ``num_seeds`` > 1 vmaps seeds in one
+Runtime (linear, 1 seed, measured on the shared 2-core CPU at load 5-15, training time from
+the runs' TensorBoard event times): 4-6 ms/step for the estimators with one or two decoder
+passes per example (score function, RLOO, NVIL, ARM, DisARM, the relaxations), 9-13 ms/step
+for REBAR/RELAX, about 0.5 s/step for IndeCateR (2 x 200 decoder passes per example). The
+paper's 1M steps therefore take 1-2 h per estimator (IndeCateR: days); the runs we made are
+listed in configs/figures/discrete_vae_curves.py. ``num_seeds`` > 1 vmaps seeds in one
 program (cost ~linear in seeds on a CPU).
 """
 
