@@ -22,8 +22,8 @@ import optax
 
 from rgrad import data as rdata
 from rgrad import estimators
-from rgrad.estimators.latents import Categoricals
 from rgrad import nn as rnn
+from rgrad.estimators.latents import Categoricals
 from rgrad.task import Task
 
 IMAGE = 784

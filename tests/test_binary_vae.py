@@ -47,7 +47,8 @@ def test_quick_end_to_end_with_a_learned_estimator(digits):
     # Learned control variates (RELAX's network, temperature, scale) are trained parameters.
     init = task.init(jax.random.key(c.seed))[0]["estimator"]
     moved = [float(jnp.max(jnp.abs(a - b)))
-             for a, b in zip(jax.tree.leaves(r.params["estimator"]), jax.tree.leaves(init))]
+             for a, b in zip(jax.tree.leaves(r.params["estimator"]), jax.tree.leaves(init),
+                             strict=True)]
     assert moved and max(moved) > 0
 
 

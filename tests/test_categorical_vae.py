@@ -105,4 +105,4 @@ def test_learned_estimator_end_to_end(tmp_path, test_digits):
     final = train.member_slice(out["train_state"].params, 0)["estimator"]
     assert jax.tree.leaves(init)
     assert max(float(jnp.max(jnp.abs(a - b)))
-               for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(init))) > 0
+               for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(init), strict=True)) > 0

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 
+import enumeration
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import enumeration
 from rgrad import estimators
 from rgrad import nn as rnn
 from rgrad.estimators import iwae
@@ -119,7 +119,7 @@ def test_dreg_gradient_is_the_two_term_surrogate_and_its_value_the_bound():
 
     g_explicit = jax.jit(jax.grad(explicit, argnums=(0, 1)))(THETA, FAR)
     g_dreg = jax.jit(jax.grad(lambda t, p: dreg(t, p).surrogate, argnums=(0, 1)))(THETA, FAR)
-    for a, b in zip(jax.tree.leaves(g_explicit), jax.tree.leaves(g_dreg)):
+    for a, b in zip(jax.tree.leaves(g_explicit), jax.tree.leaves(g_dreg), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     e = jax.jit(dreg)(THETA, FAR)
     q = DiagNormal(FAR["mu"], FAR["ls"])
@@ -185,10 +185,11 @@ def test_the_vae_task_takes_stl_and_dreg():
         return jax.jit(jax.grad(loss))(params)["params"]
 
     path, dreg = grads("pathwise"), grads("dreg")
-    for a, b in zip(jax.tree.leaves(path["decoder"]), jax.tree.leaves(dreg["decoder"])):
+    for a, b in zip(jax.tree.leaves(path["decoder"]), jax.tree.leaves(dreg["decoder"]),
+                    strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     enc = [np.abs(a - b).max() for a, b in zip(jax.tree.leaves(path["encoder"]),
-                                               jax.tree.leaves(dreg["encoder"]))]
+                                               jax.tree.leaves(dreg["encoder"]), strict=True)]
     assert max(enc) > 1e-3  # the encoder's gradients differ (no score term)
     c = vae_config.get_config("quick")
     c.update_from_flattened_dict({"estimator": "stl", "kl_weight": 0.5})

@@ -17,7 +17,7 @@ The objective (``config.kl``):
 
 Any registered estimator whose ``kinds`` include "bernoulli" and whose ``objectives`` include
 "mean" trains the encoder (``config.estimator``; see
-:func:`experiments.tasks.categorical_vae.discrete_estimator`); its non-trainable state is
+:func:`rgrad.estimators.from_config` with ``kind="bernoulli"``); its non-trainable state is
 ``state["estimator"]``, its trainable parameters ``params["estimator"]``, trained by the batch
 mean of ``Estimate.control_loss`` added to the loss. The temperature ``tau`` (relaxed and
 REBAR-type estimators) is a vmappable hyperparameter, kept in ``state["tau"]`` for evaluation.
@@ -45,8 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.tasks.categorical_vae import discrete_estimator
-from rgrad import diagnostics
+from rgrad import diagnostics, estimators
 from rgrad.estimators.latents import Bernoullis
 from rgrad.nn import bernoulli_log_prob
 from rgrad.task import Task
@@ -108,7 +107,8 @@ class BinaryVAETask(Task):
         super().__init__(config)
         if config.kl not in KLS:
             raise ValueError(f"config.kl={config.kl!r}; use one of {', '.join(KLS)}.")
-        self.estimator = discrete_estimator(config, "bernoulli")
+        self.estimator = estimators.from_config(config, kind="bernoulli")
+        self.estimator.check(num_samples=config.num_samples)
         m = config.model
         self.model = BinaryVAE(tuple(m.hidden), m.num_latent, m.slope)
         train_x, test_x, self.binarization = load_binarized(config, arrays, self.tag)

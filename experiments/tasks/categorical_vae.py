@@ -15,7 +15,8 @@ experiment (``config.estimator``):
   (``baseline='moving_average'``) or the leave-one-out mean over ``num_samples`` draws per
   example (``baseline='rloo'``).
 * any other registered estimator whose ``kinds`` include "categorical" and whose
-  ``objectives`` include "mean" (:func:`discrete_estimator`; no list of names here).
+  ``objectives`` include "mean" (``rgrad.estimators.from_config(config, kind=...)``; no list of
+  names here).
 
 The estimator is chosen once (:func:`rgrad.estimators.from_config`); its state is
 ``state["estimator"]``, next to the current temperature ``state["tau"]``. Its trainable
@@ -46,27 +47,6 @@ from rgrad.task import Task
 from rgrad.vae import IMAGE, OneHotCategoricals
 
 kl_to_uniform = categorical_kl_to_uniform  # [L, K] logits -> scalar
-
-
-def serves(cls, kind: str) -> bool:
-    """Whether the estimator class ``cls`` serves ``kind`` latents on the ELBO ("mean")."""
-    return kind in cls.kinds and "mean" in cls.objectives
-
-
-def discrete_estimator(config, kind: str, **kwargs) -> estimators.Estimator:
-    """``config.estimator`` built by :func:`rgrad.estimators.from_config`, checked to serve
-    ``kind`` ("categorical" or "bernoulli") latents and ``config.num_samples``.
-
-    Raises:
-      ValueError: one line naming the estimators that do serve ``kind``, for any other.
-    """
-    est = estimators.from_config(config, **kwargs)
-    if not serves(type(est), kind):
-        names = sorted(n for n, c in estimators.ESTIMATORS.items() if serves(c, kind))
-        raise ValueError(f"estimator={config.estimator!r} does not serve {kind} latents on "
-                         f"the ELBO; use one of {', '.join(names)} (--config.estimator=NAME).")
-    est.check(num_samples=config.num_samples)
-    return est
 
 
 class CategoricalVAE(nn.Module):
@@ -108,7 +88,8 @@ class CategoricalVAETask(Task):
             raise ValueError(f"config.tau_schedule={config.tau_schedule!r}; use constant or "
                              "anneal.")
         # The debiased moving average, as this experiment always used.
-        self.estimator = discrete_estimator(config, "categorical", zero_debias=True)
+        self.estimator = estimators.from_config(config, kind="categorical", zero_debias=True)
+        self.estimator.check(num_samples=config.num_samples)
         m = config.model
         self.model = CategoricalVAE(tuple(m.enc_hidden), tuple(m.dec_hidden), m.num_latent,
                                     m.num_classes, m.activation)

@@ -83,9 +83,27 @@ def make(name: str, *, baseline: str = "none", baseline_decay: float = 0.99,
     return cls(**kwargs)
 
 
-def from_config(config, allowed: tuple[str, ...] | None = None, **kwargs) -> Estimator:
+def serving(kind: str, objective: str = "mean") -> tuple[str, ...]:
+    """The registered names that serve ``kind`` ("categorical" | "bernoulli") latents on
+    ``objective``: what a discrete-latent task accepts, with no list of names of its own."""
+    return tuple(sorted(n for n, c in ESTIMATORS.items()
+                        if kind in c.kinds and objective in c.objectives))
+
+
+def from_config(config, allowed: tuple[str, ...] | None = None, *, kind: str | None = None,
+                **kwargs) -> Estimator:
     """``make`` with the config's ``estimator`` and, where present, ``baseline``,
-    ``baseline_decay``, ``tau`` (the temperature) and the ``estimator_options`` dict."""
+    ``baseline_decay``, ``tau`` (the temperature) and the ``estimator_options`` dict.
+
+    ``kind`` restricts the choice to the estimators :func:`serving` those latents (a one-line
+    error names them for any other).
+    """
+    if kind is not None:
+        allowed = serving(kind)
+        if config.estimator not in allowed:
+            raise ValueError(f"estimator={config.estimator!r} does not serve {kind} latents on "
+                             f"the ELBO; use one of {', '.join(allowed)} "
+                             "(--config.estimator=NAME).")
     get = config.get
     options = {"baseline": get("baseline", "none"), "baseline_decay": get("baseline_decay", 0.99)}
     if get("tau") is not None:
@@ -103,5 +121,5 @@ __all__ = [
     "NoBaseline", "Pathwise", "RelaxedBernoulli", "STGumbelSoftmax", "STRelaxedBernoulli",
     "ScoreFunction", "ScoreFunctionDelta", "draw_samples", "from_config", "make", "make_baseline",
     "measure_valued_jacobians", "multi_normal", "pathwise_jacobians",
-    "score_function_jacobians",
+    "score_function_jacobians", "serving",
 ]
