@@ -211,13 +211,16 @@ def test_nvil_control_loss_trains_a_baseline_that_lowers_the_variance():
 
 def test_nvil_variance_normalisation_divides_the_score_part():
     # values with mean 0 and variance 16: c = 0, v = 16, so the signal is divided by 4.
-    problem, nvil = CAT, E.make("nvil")
+    problem, nvil = CAT, E.make("nvil", normalise=True)
     state = nvil.update(nvil.init(), jnp.array([-4.0, 4.0]))
     psi = nvil.init_params(jax.random.key(8), E.Categoricals(problem.logits))
-    rows_at = jax.jit(lambda s: rd.nvil_jacobians(problem.f, problem.logits, jax.random.key(9),
-                                                  5, state=s, estimator_params=psi))
-    rows = [rows_at(s) for s in (nvil.init(), state)]
+    rows_at = jax.jit(lambda s, n: rd.nvil_jacobians(
+        problem.f, problem.logits, jax.random.key(9), 5, state=s, estimator_params=psi,
+        normalise=n), static_argnums=1)
+    rows = [rows_at(s, True) for s in (nvil.init(), state)]
     np.testing.assert_allclose(rows[1], rows[0] / 4.0, rtol=1e-5, atol=1e-7)
+    # Off (the default), the same state leaves the estimate as it is: unbiased.
+    np.testing.assert_allclose(rows_at(state, False), rows[0], rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["score_function", "rloo", "nvil", "vimco", "arm", "disarm",

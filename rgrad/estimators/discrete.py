@@ -79,6 +79,7 @@ class RelaxedBernoulli(_Relaxed):
     """Binary Concrete: f at sigmoid((logits + Logistic) / tau)."""
 
     name = "relaxed_bernoulli"
+    kinds = ("bernoulli",)  # gumbel_softmax's name for Bernoulli latents
     relaxation = relaxed.RelaxedBernoulli
 
 
