@@ -33,11 +33,6 @@ from rgrad.estimators.latents import Bernoullis, as_discrete
 sg = jax.lax.stop_gradient
 
 
-def totals(values: jax.Array) -> jax.Array:
-    """[K] (or [K, T] per-step costs, summed over T) -> [K] totals."""
-    return values if values.ndim == 1 else jnp.sum(values, axis=1)
-
-
 def linear_term(g: jax.Array, logits: jax.Array) -> jax.Array:
     """Scalar 0 in value whose gradient w.r.t. ``logits`` (same shape as ``g``) is ``g``."""
     return jnp.sum(sg(g) * (logits - sg(logits)))
@@ -74,7 +69,7 @@ class _Antithetic(base.Estimator):
         p = jax.nn.sigmoid(lg)[None]  # [1, *shape]
         b = (u < p).astype(lg.dtype)
         b_tilde = (1.0 - u < p).astype(lg.dtype)
-        f_all = totals(f(jnp.concatenate([b, b_tilde], axis=0)))  # [2K], one call
+        f_all = base.totals(f(jnp.concatenate([b, b_tilde], axis=0)))  # [2K], one call
         f_b, f_tilde = f_all[:num_samples], f_all[num_samples:]
         g = self.weights(sg(f_b), sg(f_tilde), b, b_tilde, u, lg)  # [K, *shape]
         value = jnp.mean(f_all)

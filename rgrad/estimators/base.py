@@ -110,10 +110,14 @@ class Estimator(abc.ABC):
         return jax.vmap(one)(jax.random.split(key, num_samples))
 
 
+def totals(values: jax.Array) -> jax.Array:
+    """[K] (or [K, T] per-step costs, summed over T) -> [K] totals."""
+    return jnp.sum(values, axis=1) if values.ndim == 2 else values
+
+
 def reduce(values: jax.Array, objective: str) -> jax.Array:
     """[K] (or [K, T], summed over T) -> the K-sample objective, a scalar."""
-    if values.ndim == 2:
-        values = jnp.sum(values, axis=1)
+    values = totals(values)
     if objective == "logmeanexp":
         return jax.nn.logsumexp(values) - jnp.log(values.shape[0])
     return jnp.mean(values)

@@ -61,17 +61,12 @@ def _scale_bwd(scale, ct):
 _scale_cotangent.defvjp(_scale_fwd, _scale_bwd)
 
 
-def _per_draw(values: jax.Array) -> jax.Array:
-    """[K] or [K, T] (summed over T) -> [K]."""
-    return jnp.sum(values, axis=1) if values.ndim == 2 else values
-
-
 def score_free(f, dist):
     """``z`` [K, ...] -> ``L(z)`` [K]: the values of ``f``, with the phi-gradient of
     ``log q(z; phi)`` at fixed z (the score term) cancelled (see the module docstring)."""
     def fn(z):
-        log_q = _per_draw(jax.vmap(dist.log_prob)(jax.tree.map(sg, z)))  # [K]
-        return _per_draw(f(z)) + log_q - sg(log_q)
+        log_q = base.totals(jax.vmap(dist.log_prob)(jax.tree.map(sg, z)))  # [K]
+        return base.totals(f(z)) + log_q - sg(log_q)
     return fn
 
 

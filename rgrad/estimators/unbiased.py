@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad.estimators import base
-from rgrad.estimators.antithetic import ARM, DisARM, totals
+from rgrad.estimators.antithetic import ARM, DisARM
 from rgrad.estimators.baselines import LeaveOneOut
 from rgrad.estimators.continuous import ScoreFunction
 from rgrad.estimators.latents import as_discrete
@@ -119,7 +119,7 @@ class NVIL(base.Estimator):
         state = self.init() if state is None else state
         latents = as_discrete(dist)
         z = sg(latents.sample(seed=key, sample_shape=(num_samples,)))  # [K, *event]
-        f_values = totals(f(z))  # [K]
+        f_values = base.totals(f(z))  # [K]
         x = sg(latents.logits).reshape(-1)  # [D]: the example, not the draw
         baseline = sg(state["mean"] + _mlp(sg(params), x))
         scale = jnp.maximum(1.0, jnp.sqrt(state["var"])) if self.normalise else 1.0
@@ -174,7 +174,7 @@ class VIMCO(base.Estimator):
 
     def _draw(self, f, dist, key, num_samples):
         z = sg(dist.sample(seed=key, sample_shape=(num_samples,)))  # [K, *event]
-        return totals(f(z)), jax.vmap(dist.log_prob)(z)  # [K], [K]
+        return base.totals(f(z)), jax.vmap(dist.log_prob)(z)  # [K], [K]
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
                  temperature=None, params=None):
@@ -229,7 +229,7 @@ class IndeCateR(base.Estimator):
         at_d = jnp.eye(d, dtype=bool)[:, None, :, None]  # [D, 1, D, 1]: variable d replaced
         replaced = jnp.where(at_d[None], classes[None, None, :, None, :],
                              rows[:, None, None])  # [K, D, C, D, E]
-        f_all = totals(f(jnp.concatenate([z, replaced.reshape(-1, *event)], axis=0)))
+        f_all = base.totals(f(jnp.concatenate([z, replaced.reshape(-1, *event)], axis=0)))
         f_z = f_all[:num_samples]  # [K]
         f_rep = jnp.mean(sg(f_all[num_samples:]).reshape(num_samples, d, c), axis=0)
         s = jnp.sum(probs * f_rep)
