@@ -110,6 +110,12 @@ class Estimator(abc.ABC):
         return jax.vmap(one)(jax.random.split(key, num_samples))
 
 
+def check_temperature(temperature, what: str = "") -> None:
+    """A one-line ValueError unless the relaxation temperature is > 0 (``what`` says which)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature={temperature} must be > 0{what}.")
+
+
 def totals(values: jax.Array) -> jax.Array:
     """[K] (or [K, T] per-step costs, summed over T) -> [K] totals."""
     return jnp.sum(values, axis=1) if values.ndim == 2 else values

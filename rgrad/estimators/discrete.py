@@ -45,8 +45,7 @@ class _Relaxed(base.Estimator):
     straight_through: bool = False
 
     def __init__(self, temperature: float = 1.0):
-        if temperature <= 0:
-            raise ValueError(f"temperature={temperature} must be > 0.")
+        base.check_temperature(temperature)
         self.temperature = temperature
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",

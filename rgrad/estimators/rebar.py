@@ -52,8 +52,7 @@ class REBAR(base.Estimator):
     kinds = ("categorical", "bernoulli")
 
     def __init__(self, temperature: float = 1.0, eta: float = 1.0):
-        if not temperature > 0:
-            raise ValueError(f"temperature={temperature} must be > 0 (the initial lambda).")
+        base.check_temperature(temperature, " (the initial lambda)")
         self.temperature, self.eta = temperature, eta
 
     def init_params(self, key, dist):

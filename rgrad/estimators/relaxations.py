@@ -102,11 +102,6 @@ def _temperature(default: float, temperature) -> jax.Array | float:
     return default if temperature is None else temperature
 
 
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature={temperature} must be > 0.")
-
-
 class GumbelRao(base.Estimator):
     r"""Gumbel-Rao (Paulus, Maddison & Krause 2021, "Rao-Blackwellizing the Straight-Through
     Gumbel-Softmax Gradient Estimator"): f at the hard draw b, and the straight-through
@@ -124,7 +119,7 @@ class GumbelRao(base.Estimator):
     kinds = ("categorical", "bernoulli")
 
     def __init__(self, temperature: float = 1.0, num_rao_samples: int = 10):
-        _check_temperature(temperature)
+        base.check_temperature(temperature)
         if not isinstance(num_rao_samples, int) or num_rao_samples < 1:
             raise ValueError(f"num_rao_samples={num_rao_samples!r} must be a positive int "
                              "(conditional Gumbel draws per sample).")
@@ -167,7 +162,7 @@ class ReinMax(base.Estimator):
     kinds = ("categorical", "bernoulli")
 
     def __init__(self, temperature: float = 1.0):
-        _check_temperature(temperature)
+        base.check_temperature(temperature)
         self.temperature = temperature
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
