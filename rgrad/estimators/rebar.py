@@ -35,6 +35,7 @@ import numpy as np
 
 from rgrad.estimators import base
 from rgrad.estimators.latents import as_discrete
+from rgrad.estimators.networks import tanh_mlp, tanh_mlp_init
 from rgrad.estimators.relaxations import conditional, hard, noise, perturb, relax, uniforms
 
 sg = jax.lax.stop_gradient
@@ -121,15 +122,11 @@ class RELAX(REBAR):
 
     def init_params(self, key, dist):
         size = int(np.prod(as_discrete(dist).logits.shape))
-        w1 = jax.random.normal(key, (size, self.hidden_size)) / np.sqrt(size)
-        rho = {"w1": w1, "b1": jnp.zeros((self.hidden_size,)),
-               "w2": jnp.zeros((self.hidden_size,)), "b2": jnp.zeros(())}
+        rho = tanh_mlp_init(key, size, self.hidden_size)
         return {**super().init_params(key, dist), "rho": rho}
 
     def residual(self, params, soft):
-        rho = params["rho"]
-        x = soft.reshape(soft.shape[0], -1)  # [N, D]
-        return jnp.tanh(x @ rho["w1"] + rho["b1"][None]) @ rho["w2"] + rho["b2"]  # [N]
+        return tanh_mlp(params["rho"], soft.reshape(soft.shape[0], -1))  # [N, D] -> [N]
 
 
 REGISTERED: tuple = (REBAR, RELAX)

@@ -18,6 +18,7 @@ from rgrad.estimators.antithetic import ARM, DisARM
 from rgrad.estimators.baselines import LeaveOneOut
 from rgrad.estimators.continuous import ScoreFunction
 from rgrad.estimators.latents import as_discrete
+from rgrad.estimators.networks import tanh_mlp, tanh_mlp_init
 
 sg = jax.lax.stop_gradient
 
@@ -48,12 +49,6 @@ class RLOO(ScoreFunction):
     def terms(self, f, dist, *, key, num_samples, state=None, params=None, temperature=None):
         self.check(num_samples=num_samples)
         return super().terms(f, dist, key=key, num_samples=num_samples, state=state)
-
-
-def _mlp(params, x: jax.Array) -> jax.Array:
-    """One-hidden-layer tanh network, ``x`` [D] -> scalar."""
-    h = jnp.tanh(x @ params["w1"] + params["b1"])  # [H]
-    return h @ params["w2"] + params["b2"]
 
 
 class NVIL(base.Estimator):
@@ -106,9 +101,7 @@ class NVIL(base.Estimator):
 
     def init_params(self, key, dist):
         size = int(np.prod(as_discrete(dist).logits.shape))
-        w1 = jax.random.normal(key, (size, self.hidden)) / np.sqrt(size)
-        return {"w1": w1, "b1": jnp.zeros((self.hidden,)), "w2": jnp.zeros((self.hidden,)),
-                "b2": jnp.zeros(())}
+        return tanh_mlp_init(key, size, self.hidden)
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
                  temperature=None, params=None):
@@ -121,12 +114,12 @@ class NVIL(base.Estimator):
         z = sg(latents.sample(seed=key, sample_shape=(num_samples,)))  # [K, *event]
         f_values = base.totals(f(z))  # [K]
         x = sg(latents.logits).reshape(-1)  # [D]: the example, not the draw
-        baseline = sg(state["mean"] + _mlp(sg(params), x))
+        baseline = sg(state["mean"] + tanh_mlp(sg(params), x))
         scale = jnp.maximum(1.0, jnp.sqrt(state["var"])) if self.normalise else 1.0
         signal = sg((f_values - baseline) / scale)  # [K]
         log_q = jax.vmap(latents.log_prob)(z)  # [K]
         surrogate = jnp.mean(f_values + signal * (log_q - sg(log_q)))
-        control = jnp.mean((sg(f_values) - sg(state["mean"]) - _mlp(params, x)) ** 2)
+        control = jnp.mean((sg(f_values) - sg(state["mean"]) - tanh_mlp(params, x)) ** 2)
         return base.Estimate(surrogate, jnp.mean(f_values), control)
 
 
