@@ -1,4 +1,4 @@
-"""Checks a run makes before it touches its workdir: config intervals, resumed data."""
+"""Checks a run makes before it touches its workdir: the data it resumes on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pathlib
 from typing import Any
 
 import jax
-import ml_collections
 import numpy as np
 
 from rgrad import metrics_io
@@ -56,14 +55,3 @@ def check_resume_data(workdir: pathlib.Path, fingerprint: dict[str, Any] | None,
             f"{fingerprint['digest'][:12]}); nothing was changed. Point the data setting "
             "(RGRAD_DATA_DIR or --config.data.data_dir) at the data the run started with, "
             "or use a new --workdir.")
-
-
-def check_intervals(config: ml_collections.ConfigDict) -> None:
-    """Eval and checkpoint intervals must fall on log-window ends; at least one seed."""
-    for name in ("eval_every", "checkpoint_every"):
-        if config[name] % config.log_every:
-            raise ValueError(f"config.{name}={config[name]} must be a multiple of "
-                             f"config.log_every={config.log_every} (metrics are averaged over "
-                             "log windows, which a resume must not split).")
-    if config.num_seeds < 1:
-        raise ValueError(f"config.num_seeds must be >= 1, got {config.num_seeds}.")

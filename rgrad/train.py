@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from rgrad import evaluation, metrics_io, schedules
+from rgrad import config_checks, evaluation, metrics_io, schedules
 from rgrad.chunk import NonFiniteError, compile_chunk, make_chunk_fn, raise_if_nonfinite
 from rgrad.members import (
     TrainState,
@@ -37,7 +37,7 @@ from rgrad.members import (
     parse_sweep,
     shard_members,
 )
-from rgrad.resume import ResumeMismatchError, check_intervals, check_resume_data, data_fingerprint
+from rgrad.resume import ResumeMismatchError, check_resume_data, data_fingerprint
 from rgrad.task import Task
 
 __all__ = ["NonFiniteError", "ResumeMismatchError", "TrainState", "compile_chunk",
@@ -62,9 +62,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     """
     from rgrad import checkpoint  # orbax is slow to import; only a run needs it
 
+    config_checks.check_config(config)  # before anything is written
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    check_intervals(config)
 
     data = task.dataset()
     fingerprint = data_fingerprint(data)
