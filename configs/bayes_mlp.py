@@ -31,7 +31,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "bayes_mlp"
-    c.variant = variant
+    c.variant = str(variant)
     c.mode = "local"  # local | shared | per_example
     c.prior_std = 1.0
     c.num_epochs = 3
@@ -53,7 +53,7 @@ def get_config(arg=None):
     c.eval.grad_draws = 200  # (minibatch, noise) draws per gradient-variance estimate
     c.eval.map_batch = 10
 
-    if variant == "quick":
+    if "quick" in variant:
         c.num_epochs = 0
         c.num_steps = 40
         c.batch_size = 50

@@ -14,7 +14,8 @@ Constructor options of an estimator go in ``estimator_options`` (Python:
 Variants (``--config=configs/binary_vae.py:VARIANT``):
     linear     encoder 784-200 and decoder 200-784 logits, no hidden layer.
     nonlinear  784-200-200-200 encoder, 200-200-200-784 decoder, LeakyReLU(0.3) hidden layers.
-    quick      a small linear model (32 latents), 200 steps on 1024 digits: the smoke test.
+    quick      a small linear model (32 latents), 200 steps on 1024 digits: the smoke test;
+               ``nonlinear,quick`` the same with the nonlinear model's hidden layers.
 Common to linear/nonlinear (as in the DisARM code): dynamically binarized MNIST, the first
 50000 training digits (their validation split is the last 10000), batch 50, Adam 1e-4
 (encoder and decoder), the prior's logits learned by SGD at 1e-2, 1M steps, one pair of
@@ -51,7 +52,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "binary_vae"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_steps = 1_000_000
     c.batch_size = 50
     c.log_every = 1000
@@ -89,9 +90,9 @@ def get_config(arg=None):
     c.eval.grad_draws = 16
     c.eval.map_batch = 50
 
-    if variant == "nonlinear":
+    if "nonlinear" in variant:
         c.model.hidden = (200, 200)
-    if variant == "quick":
+    if "quick" in variant:  # last: either model at smoke-test size
         c.num_steps = 200
         c.batch_size = 32
         c.log_every = 50

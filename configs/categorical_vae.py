@@ -33,7 +33,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "categorical_vae"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_steps = 50_000
     c.batch_size = 100
     c.log_every = 500
@@ -70,7 +70,7 @@ def get_config(arg=None):
     c.eval.grad_draws = 16  # independent estimator draws on them
     c.eval.map_batch = 50
 
-    if variant == "quick":
+    if "quick" in variant:
         c.num_steps = 200
         c.batch_size = 32
         c.log_every = 50

@@ -21,7 +21,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "causal"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_train = 4000
     c.num_test = 2000
     c.data_seed = 0
@@ -37,7 +37,7 @@ def get_config(arg=None):
     c.scm.confounding = 1.5  # a in T = 1{a Z + U_t > 0}
     c.scm.c = (1.0, 2.0, 1.5, -0.8)  # f(t, z) = c0 + c1 t + c2 z + c3 t z
     c.scm.g = (-0.7, 0.7)  # s(t) = exp(g0 + g1 t): 0.50 untreated, 1.0 treated
-    if variant == "quick":
+    if "quick" in variant:
         c.num_train = 1000
         c.num_test = 500
         c.num_steps = 200

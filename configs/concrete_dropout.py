@@ -20,7 +20,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "concrete_dropout"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_epochs = 5
     c.batch_size = 128
     c.log_every = 100
@@ -39,7 +39,7 @@ def get_config(arg=None):
     c.eval.num_examples = 0  # 0 = all 10000
     c.eval.mc_samples = 10
 
-    if variant == "quick":
+    if "quick" in variant:
         c.num_epochs = 0
         c.num_steps = 200
         c.batch_size = 32

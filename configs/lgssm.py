@@ -20,7 +20,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "lgssm"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_steps = 4000
     c.batch_size = 1  # unused: the task trains on all sequences every step
     c.log_every = 250
@@ -34,7 +34,7 @@ def get_config(arg=None):
     c.init = base.ml_collections.ConfigDict({"a": 0.0, "b": 0.0, "s": 1.0, "r": 1.0})
     c.data = base.ml_collections.ConfigDict({"seed": 123, "num_sequences": 64, "length": 100})
     c.eval = base.ml_collections.ConfigDict({"num_samples": 64, "final_num_samples": 1024})
-    if variant == "quick":
+    if "quick" in variant:
         c.num_steps = 1500
         c.log_every = c.eval_every = c.checkpoint_every = 500
         c.data.num_sequences = 16

@@ -14,7 +14,8 @@ Variants (``--config=configs/pendulum.py:VARIANT``):
                (25 updates of 4 episodes each), 5 seeds: stays near the random policy's
                return (about -1200). About a minute.
     quick      400 SAC steps, 2 seeds: the smoke test (seconds).
-    quick_reinforce  3 REINFORCE updates, 2 seeds: the smoke test (seconds).
+    quick_reinforce  (= ``reinforce,quick``) 3 REINFORCE updates, 2 seeds: the smoke test
+               (seconds).
 """
 
 import ml_collections
@@ -25,10 +26,10 @@ VARIANTS = ("default", "reinforce", "quick", "quick_reinforce")
 
 
 def get_config(arg=None):
-    variant = base.parse_arg(arg, VARIANTS)
+    variant = base.parse_arg(arg, VARIANTS, aliases={"quick_reinforce": ("reinforce", "quick")})
     c = base.get_config()
     c.experiment = "pendulum"
-    c.variant = variant
+    c.variant = str(variant)
     c.algo = "sac"
     c.num_seeds = 5
     c.num_envs = 1  # environments per seed, stepped together by Task.batch
@@ -53,7 +54,7 @@ def get_config(arg=None):
     c.eval = ml_collections.ConfigDict()
     c.eval.num_episodes = 10
 
-    if variant in ("reinforce", "quick_reinforce"):
+    if "reinforce" in variant:
         c.algo = "reinforce"
         c.num_envs = 4  # episodes per update
         c.num_steps = 25  # 25 * 4 * 200 = 20k environment steps
@@ -61,7 +62,7 @@ def get_config(arg=None):
         c.eval_every = 5
         c.checkpoint_every = 5
         c.optim.lr = 3e-3
-    if variant == "quick":
+    if "quick" in variant and "reinforce" not in variant:
         c.num_seeds = 2
         c.num_steps = 400
         c.batch_size = 64
@@ -70,7 +71,7 @@ def get_config(arg=None):
         c.checkpoint_every = 200
         c.sac.buffer_size = 1000
         c.eval.num_episodes = 2
-    if variant == "quick_reinforce":
+    if "quick" in variant and "reinforce" in variant:  # quick_reinforce
         c.num_seeds = 2
         c.num_envs = 2
         c.num_steps = 3

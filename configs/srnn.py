@@ -20,9 +20,9 @@ VARIANTS = ("default", "quick")
 
 def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
-    c = vae_config.get_config("quick" if variant == "quick" else "default")
+    c = vae_config.get_config("quick" if "quick" in variant else "default")
     c.experiment = "srnn"
-    c.variant = variant
+    c.variant = str(variant)
     c.data.name = "binarized_mnist"
     c.data.binarize = "static"
     c.num_epochs = 3
@@ -36,7 +36,7 @@ def get_config(arg=None):
     c.eval.final_num_samples = 100
     c.eval_every = 1500
     c.eval.num_samples = 10  # the in-training check; the final report uses k=100
-    if variant == "quick":
+    if "quick" in variant:
         c.num_epochs = 0
         c.eval.num_samples = c.eval.final_num_samples = 20  # one compile of the bounds
         c.eval_every = c.num_steps

@@ -23,7 +23,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "stoch_attention"
-    c.variant = variant
+    c.variant = str(variant)
     c.attention = "stochastic"  # stochastic | deterministic
     c.kl_weight = 1.0
     c.prior_std = 3.0
@@ -44,7 +44,7 @@ def get_config(arg=None):
     c.eval.num_examples = 0
     c.eval.num_samples = 8
 
-    if variant == "quick":
+    if "quick" in variant:
         c.num_epochs = 0
         c.num_steps = 300
         c.log_every = 100

@@ -20,7 +20,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = base.get_config()
     c.experiment = "texture"
-    c.variant = variant
+    c.variant = str(variant)
     c.size = 96
     c.max_lag = 3
     c.blur_width = 2.0  # pixels
@@ -41,7 +41,7 @@ def get_config(arg=None):
     c.init.omega = (0.25, 0.28)
     c.init.phi = 0.0
     c.init.sigma = 0.8
-    if variant == "quick":
+    if "quick" in variant:
         c.size = 48
         c.num_steps = 150
         c.log_every = 50

@@ -2,7 +2,9 @@
 
 Launch (the default is what `make run` runs):
     python -m experiments.main --config=configs/vae.py --workdir=runs/vae
-Variants (``--config=configs/vae.py:VARIANT``):
+Variants (``--config=configs/vae.py:VARIANT``; ``quick`` combines with a model variant,
+``:iwae,quick`` or ``:variant=iwae,quick=1`` being the iwae model at smoke-test size):
+    python -m experiments.main --config=configs/vae.py:iwae,quick --workdir=runs/vae_iwae_quick
     default  pytorch/examples model 784-400-20 ReLU, MNIST dynamically binarized, batch 128,
              Adam 1e-3, 10 epochs. Expected (measured, seed 0): negative test ELBO 102.8 and
              test NLL 97.0 nats (k=5000, 1000 random test digits); about 3-4 minutes on a
@@ -31,14 +33,19 @@ Estimators: --config.estimator=score_function --config.baseline=none|moving_aver
 
 from configs import base
 
-VARIANTS = ("default", "quick", "flax", "iwae", "iwae_k50")
+VARIANTS = ("default", "flax", "iwae", "iwae_k50", "quick")  # the order they apply in
+MODELS = ("flax", "iwae", "iwae_k50")  # one of them; quick combines with each
+
+
+def parse(arg):
+    return base.parse_arg(arg, VARIANTS, exclusive={"model": MODELS})
 
 
 def get_config(arg=None):
-    variant = base.parse_arg(arg, VARIANTS)
+    variant = parse(arg)
     c = base.get_config()
     c.experiment = "vae"
-    c.variant = variant
+    c.variant = str(variant)
     c.num_epochs = 10
     c.batch_size = 128
     c.log_every = 100
@@ -69,25 +76,12 @@ def get_config(arg=None):
     c.eval.final_num_examples = 1000
     c.eval.map_batch = 10
 
-    if variant == "quick":
-        c.num_epochs = 0
-        c.num_steps = 200
-        c.batch_size = 32
-        c.log_every = 50
-        c.eval_every = 200
-        c.checkpoint_every = 100
-        c.data.max_train = 2048
-        c.model.enc_hidden = (64,)
-        c.model.dec_hidden = (64,)
-        c.model.latent = 8
-        c.eval.num_samples = c.eval.final_num_samples = 50  # one compile of the bounds
-        c.eval.num_examples = c.eval.final_num_examples = 100
-    elif variant == "flax":
+    if "flax" in variant:
         c.data.binarize = "static"
         c.data.name = "binarized_mnist"
         c.model.enc_hidden = (500,)
         c.model.dec_hidden = (500,)
-    elif variant in ("iwae", "iwae_k50"):
+    if "iwae" in variant or "iwae_k50" in variant:
         c.num_epochs = 3280
         c.batch_size = 20
         c.model.enc_hidden = (200, 200)
@@ -100,9 +94,22 @@ def get_config(arg=None):
         c.eval_every = 30000  # ~10 epochs
         c.checkpoint_every = 30000
         c.eval.final_num_examples = 10000
-        if variant == "iwae_k50":
-            c.objective = "iwae"
-            c.num_samples = 50
+    if "iwae_k50" in variant:
+        c.objective = "iwae"
+        c.num_samples = 50
+    if "quick" in variant:  # last: any model at smoke-test size
+        c.num_epochs = 0
+        c.num_steps = 200
+        c.batch_size = 32
+        c.log_every = 50
+        c.eval_every = 200
+        c.checkpoint_every = 100
+        c.data.max_train = 2048
+        c.model.enc_hidden = (64,)
+        c.model.dec_hidden = (64,)
+        c.model.latent = 8
+        c.eval.num_samples = c.eval.final_num_samples = 50  # one compile of the bounds
+        c.eval.num_examples = c.eval.final_num_examples = 100
     return c
 
 
@@ -116,7 +123,8 @@ def sweep(add, arg=None):
         python -m experiments.sweep --config=configs/vae.py:iwae --config.num_epochs=40 \
             --workdir=runs/vae_table1_e40
     """
-    if arg in ("iwae", "iwae_k50"):
+    variant = parse(arg)
+    if "iwae" in variant or "iwae_k50" in variant:
         add(objective="elbo", num_samples=1)
         add(objective="iwae", num_samples=50)
         return

@@ -80,3 +80,168 @@ def test_figures_driver_applies_overrides_to_the_locked_figure_config(capsys):
     assert "no field 'num_drawz'" in err and len(err.strip().splitlines()) == 1
     assert driver.main(["--only=ode_lynx_hare", "--variant=quik"]) == 2
     assert "use one of default, quick" in capsys.readouterr().err
+
+
+# --- composable variants --------------------------------------------------------------------
+
+GOLDEN = ROOT / "tests" / "golden" / "config_variants.json"
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: repr(v)})
+    return out
+
+
+def _snapshot(module, arg) -> dict:
+    """A config (and its sweep's points) as reprs: tuples, ints and floats stay distinct."""
+    entry = {"config": _flat(module.get_config(arg).to_dict())}
+    if hasattr(module, "sweep"):
+        points = []
+        module.sweep(lambda **kw: points.append({k: repr(v) for k, v in kw.items()}), arg)
+        entry["sweep"] = points
+    return entry
+
+
+def _all_config_modules() -> list[str]:
+    return [f"configs.{n}" for n in CONFIGS] + [f"configs.figures.{n}" for n in FIGURE_CONFIGS]
+
+
+def write_golden():
+    """Regenerate the golden file after a deliberate config change:
+    ``.venv/bin/python tests/test_configs.py``."""
+    import json
+
+    out = {}
+    for name in _all_config_modules():
+        module = importlib.import_module(name)
+        for arg in (*module.VARIANTS, None):
+            out[f"{name}:{arg or '<None>'}"] = _snapshot(module, arg)
+    GOLDEN.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+
+
+def test_every_named_variant_gives_the_config_it_gave_before_composition():
+    """The single-token variants (and the sweeps' points) are unchanged since variants became
+    composable. A field added to configs/base.py since then may appear, at its base value."""
+    import json
+
+    from configs import base
+
+    golden = json.loads(GOLDEN.read_text())
+    assert len(golden) == sum(len(importlib.import_module(n).VARIANTS) + 1
+                              for n in _all_config_modules())
+    base_fields = _flat(base.get_config().to_dict())
+    for key, want in golden.items():
+        name, _, arg = key.partition(":")
+        got = _snapshot(importlib.import_module(name), None if arg == "<None>" else arg)
+        assert got.get("sweep") == want.get("sweep"), key
+        added = {k: v for k, v in got["config"].items() if k not in want["config"]}
+        assert added == {k: base_fields.get(k) for k in added}, (key, added)
+        changed = {k: (v, got["config"].get(k)) for k, v in want["config"].items()
+                   if got["config"].get(k) != v}
+        assert not changed, (key, changed)
+
+
+def test_parse_arg_flags_key_value_form_and_canonical_string():
+    from configs import base
+
+    allowed = ("default", "flax", "iwae", "quick")
+    parse = lambda arg: base.parse_arg(arg, allowed, exclusive={"model": ("flax", "iwae")})
+    for arg in ("iwae,quick", "quick,iwae", "variant=iwae,quick=1", " iwae , quick=true",
+                "default,iwae,quick", "iwae,quick,quick,flax=0"):
+        v = parse(arg)
+        assert (v.flags, str(v)) == (("iwae", "quick"), "iwae,quick"), arg
+        assert "iwae" in v and "quick" in v and "flax" not in v and "default" not in v
+    for arg in (None, "", "default", "quick=0", "variant=default"):
+        assert (parse(arg).flags, str(parse(arg))) == (("default",), "default"), arg
+    for arg, message in (("iwae,quik", "unknown config variant 'quik'; use one of default, "),
+                         ("iwae,,quick", "has an empty item"),
+                         ("quick=maybe", "'quick=maybe': the value must be 1 or 0"),
+                         ("variant=", "has an empty item"),
+                         ("flax,iwae,quick", "variants 'flax' and 'iwae' both choose the "
+                                             "model; give at most one of flax, iwae.")):
+        with pytest.raises(ValueError, match=message) as e:
+            parse(arg)
+        assert "\n" not in str(e.value)
+
+
+def test_parse_arg_aliases_expand_and_keep_their_name():
+    from configs import base
+
+    allowed = ("toy", "mnist", "denoiser", "quick", "mnist_quick")
+    v = base.parse_arg("mnist_quick", allowed, aliases={"mnist_quick": ("mnist", "quick")})
+    assert (v.flags, str(v)) == (("mnist", "quick"), "mnist_quick")
+
+
+def test_quick_composes_with_a_model_variant():
+    """vae.py:iwae,quick is the iwae model and optimizer at the quick variant's sizes."""
+    from configs import vae
+
+    c, iwae, quick = vae.get_config("iwae,quick"), vae.get_config("iwae"), vae.get_config("quick")
+    assert c.variant == "iwae,quick"
+    assert (c.model.activation, c.optim.eps, c.optim.schedule) == ("tanh", 1e-4, "iwae")
+    assert c.eval.final_num_examples == quick.eval.final_num_examples == 100
+    for field in ("num_steps", "num_epochs", "batch_size", "log_every", "eval_every"):
+        assert c[field] == quick[field], field
+    assert tuple(c.model.enc_hidden) == (64,) != tuple(iwae.model.enc_hidden)
+    same = lambda a, b: {**a.to_dict(), "variant": ""} == {**b.to_dict(), "variant": ""}
+    assert same(c, vae.get_config("variant=iwae,quick=1"))
+    assert same(vae.get_config("iwae,quick=0"), iwae)
+    k50 = vae.get_config("iwae_k50,quick")
+    assert (k50.objective, k50.num_samples, k50.num_steps) == ("iwae", 50, 200)
+    with pytest.raises(ValueError, match="'flax' and 'iwae' both choose the model"):
+        vae.get_config("flax,iwae")
+
+
+@pytest.mark.parametrize("path,alias,combined", [
+    ("configs/diffusion.py", "mnist_quick", "mnist,quick"),
+    ("configs/calibration.py", "bnn_quick", "bnn,quick"),
+    ("configs/pendulum.py", "quick_reinforce", "reinforce,quick")])
+def test_combined_variants_equal_the_old_combined_names(path, alias, combined):
+    from experiments import run
+
+    a, b = run.load_config(f"{path}:{alias}"), run.load_config(f"{path}:{combined}")
+    assert (a.variant, b.variant) == (alias, combined)
+    assert {**a.to_dict(), "variant": ""} == {**b.to_dict(), "variant": ""}
+
+
+@pytest.mark.parametrize("path", [f"configs/{n}.py" for n in CONFIGS])
+def test_every_variant_combines_with_quick_or_says_why_not(path):
+    """Every experiment config's variants take ``,quick`` (the docstring-example test relies
+    on it), or refuse it in one line naming the clash."""
+    from experiments import run
+
+    module = importlib.import_module(f"configs.{pathlib.Path(path).stem}")
+    for name in module.VARIANTS:
+        try:
+            c = run.load_config(f"{path}:{name},quick")
+        except ValueError as e:
+            assert "both choose the" in str(e) and "\n" not in str(e), (name, e)
+            continue
+        c.lock()
+        assert c.num_steps <= 400 or c.num_epochs == 0, (name, c.num_steps)
+
+
+def test_config_sweeps_follow_composed_variants():
+    from experiments import sweep
+
+    table1 = [{"objective": "elbo", "num_samples": 1}, {"objective": "iwae", "num_samples": 50}]
+    assert sweep.config_sweep(f"{ROOT}/configs/vae.py:iwae,quick") == table1
+    assert sweep.config_sweep(f"{ROOT}/configs/vae.py:variant=iwae") == table1
+    assert len(sweep.config_sweep(f"{ROOT}/configs/vae.py:quick")) == 4
+
+
+def test_figures_take_composed_or_refuse_conflicting_variants(capsys):
+    from experiments.figures import driver
+
+    assert driver.load_config("stoch_attention", False, "full").runs[0][1] == (
+        "configs/stoch_attention.py:default")
+    assert driver.main(["--only=stoch_attention", "--variant=full,quick"]) == 2
+    err = capsys.readouterr().err
+    assert "'full' and 'quick' both choose the runs" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+if __name__ == "__main__":
+    write_golden()

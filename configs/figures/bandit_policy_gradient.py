@@ -21,7 +21,7 @@ def get_config(arg=None):
     c.sigmas = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
     c.num_samples = 200_000
     c.seed = 0
-    if variant == "quick":
+    if "quick" in variant:
         c.sigmas = (0.1, 0.5, 2.0)
         c.num_samples = 50_000
     return c

@@ -25,7 +25,7 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "calibration"
-    point, bnn = ("quick", "bnn_quick") if variant == "quick" else ("default", "bnn")
+    point, bnn = ("quick", "bnn_quick") if "quick" in variant else ("default", "bnn")
     # (name = the loss, experiment config, overrides): one run per loss, in the figure's folder.
     c.runs = (("expected_sq_error", f"configs/calibration.py:{point}",
                {"loss": "expected_sq_error"}),

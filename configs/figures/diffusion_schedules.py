@@ -39,7 +39,7 @@ def get_config(arg=None):
     c.draws = 8
     c.num_samples = 500
     c.sample_steps = 100
-    if variant == "quick":
+    if "quick" in variant:
         schedules = ("ddpm_linear", "linear", "learned")
         c.num_steps = 300
         c.hidden = 32

@@ -36,7 +36,7 @@ def get_config(arg=None):
     c.cv_batch = 32
     c.cv_lr = 0.03
     c.seed = 0
-    if variant == "quick":
+    if "quick" in variant:
         c.taus = (0.01, 0.1, 1.0, 10.0)
         c.num_draws = 4000
     return c

@@ -31,6 +31,6 @@ def get_config(arg=None):
     c.s1_grid = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
     c.num_samples = 100_000
     c.seed = 0
-    if variant == "quick":
+    if "quick" in variant:
         c.num_samples = 20_000
     return c

@@ -28,6 +28,6 @@ def get_config(arg=None):
                     {"model.hidden": (64,), "data.max_train": 2000, "batch_size": 50})
     c.log_stds = (-5.0, -4.0, -3.0, -2.0, -1.0)
     c.draws = 64
-    if variant == "quick":
+    if "quick" in variant:
         c.log_stds = (-4.0, -2.0)
     return c

@@ -17,7 +17,7 @@ def get_config(arg=None):
     c = ml_collections.ConfigDict()
     c.module = "lqg_riccati_gap"
     names, steps, seeds = ("default", "score_function", "score_function_b256"), 1000, 2
-    if variant == "quick":
+    if "quick" in variant:
         names, steps, seeds = ("default", "score_function"), 60, 1
     # (name, experiment config, overrides): one run per configs/lqg.py variant, same budget.
     c.runs = tuple((n, f"configs/lqg.py:{n}",

@@ -31,17 +31,17 @@ def budget(variant: str, env_steps: int, num_seeds: int) -> dict:
 
 
 def get_config(arg=None):
-    variant = base.parse_arg(arg, VARIANTS)
+    variant = base.parse_arg(arg, VARIANTS, exclusive={"runs": ("full", "quick")})
     c = ml_collections.ConfigDict()
     c.module = "pendulum_curves"
     # (name, experiment config, overrides, run dir relative to the repo; "" = in the figure's
     # folder), and the runs' legend labels.
     c.runs = (("default", "configs/pendulum.py:default", budget("default", 6000, 3), ""),
               ("reinforce", "configs/pendulum.py:reinforce", budget("reinforce", 6000, 3), ""))
-    if variant == "full":
+    if "full" in variant:
         c.runs = (("default", "configs/pendulum.py:default", {}, "runs/pendulum_sac"),
                   ("reinforce", "configs/pendulum.py:reinforce", {}, "runs/pendulum_pg"))
-    if variant == "quick":  # trained inside the figure's folder
+    if "quick" in variant:  # trained inside the figure's folder
         c.runs = (("quick", "configs/pendulum.py:quick", {}, ""),
                   ("quick_reinforce", "configs/pendulum.py:quick_reinforce", {}, ""))
     c.labels = ("SAC (pathwise through learned Q)", "REINFORCE (score function)")

@@ -37,7 +37,7 @@ def get_config(arg=None):
     c.num_steps = 200
     c.lr = 2.0  # decays linearly to 0 over num_steps
     c.num_seeds = 1024
-    if variant == "quick":
+    if "quick" in variant:
         c.num_samples = 5000
         c.num_tau = 7
     return c

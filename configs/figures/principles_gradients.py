@@ -23,7 +23,7 @@ def get_config(arg=None):
     c.num_chain = 2000  # panel (c): samples checked for the chain rule
     c.num_repeats = 400  # panel (d): independent N-sample averages per N
     c.max_log2_n = 12  # panel (d): N = 1, 2, ..., 2^max_log2_n
-    if variant == "quick":
+    if "quick" in variant:
         c.num_samples = 4000
         c.num_chain = 200
         c.num_repeats = 200

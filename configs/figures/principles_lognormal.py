@@ -28,7 +28,7 @@ def get_config(arg=None):
     c.num_seeds = 16
     c.log10_lr = (-5.0, -0.5)  # (c)
     c.num_lr = 10
-    if variant == "quick":
+    if "quick" in variant:
         c.num_samples = 1000
         c.num_seeds = 8
         c.num_lr = 6

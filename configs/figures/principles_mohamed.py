@@ -29,7 +29,7 @@ def get_config(arg=None):
     c.num_sigma = 9
     c.mu_for_sigma = 0.5
     c.num_samples = 20000
-    if variant == "quick":
+    if "quick" in variant:
         c.num_mu = 7
         c.num_sigma = 5
         c.num_samples = 5000

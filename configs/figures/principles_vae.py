@@ -22,8 +22,8 @@ def get_config(arg=None):
     variant = base.parse_arg(arg, VARIANTS)
     c = ml_collections.ConfigDict()
     c.module = "principles_vae"
-    c.num_steps = 150 if variant == "quick" else 600
-    log_every = 25 if variant == "quick" else 50
+    c.num_steps = 150 if "quick" in variant else 600
+    log_every = 25 if "quick" in variant else 50
     # (name, experiment config, overrides): the same budget for every estimator.
     c.runs = tuple((f"{est}_{baseline}", "configs/vae.py:quick",
                     {"estimator": est, "baseline": baseline, "num_steps": c.num_steps,

@@ -26,7 +26,7 @@ def get_config(arg=None):
     c.log10_sigma = (-2.0, 1.0)
     c.num_sigma = 13
     c.num_samples = 20000  # per sigma and estimator
-    if variant == "quick":
+    if "quick" in variant:
         c.num_sigma = 7
         c.num_samples = 5000
     return c

@@ -30,7 +30,7 @@ def attention_run(attention: str, kl_weight: float, variant: str, run_dir: str =
 
 
 def get_config(arg=None):
-    variant = base.parse_arg(arg, VARIANTS)
+    variant = base.parse_arg(arg, VARIANTS, exclusive={"runs": ("full", "quick")})
     c = ml_collections.ConfigDict()
     c.module = "stoch_attention"
     c.seed = 0
@@ -42,11 +42,11 @@ def get_config(arg=None):
     c.num_samples = 64  # draws of w per digit
     c.num_shown = 20
     c.digit = 0  # index of the displayed test digit
-    if variant == "full":
+    if "full" in variant:
         c.runs = (attention_run("deterministic", 1.0, "default", "runs/satt_det"),
                   attention_run("stochastic", 1.0, "default", "runs/satt_stoch"),
                   attention_run("stochastic", 0.01, "default", "runs/satt_stoch_kl001"))
-    if variant == "quick":
+    if "quick" in variant:
         c.runs = c.runs[:2]
         c.labels = c.labels[:2]
         c.num_digits = 200

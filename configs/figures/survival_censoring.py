@@ -18,7 +18,7 @@ def get_config(arg=None):
     c.n = 100  # subjects per subset (<= 114 failures, so f = 0 is possible)
     c.fractions = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     c.num_keys = 2000
-    if variant == "quick":
+    if "quick" in variant:
         c.fractions = (0.0, 0.2, 0.8)
         c.num_keys = 500
     return c
