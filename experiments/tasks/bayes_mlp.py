@@ -19,6 +19,7 @@ import flax.linen as nn
 
 from rgrad import bayes_layers as bl
 from rgrad.bayes_vi import BayesVITask
+from rgrad.config_checks import integer
 
 
 class BayesMLP(nn.Module):
@@ -42,6 +43,10 @@ class BayesMLPTask(BayesVITask):
     def build_model(self, mode: str) -> nn.Module:
         m = self.config.model
         return BayesMLP(tuple(m.hidden), mode, m.init_log_std)
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = {"eval.num_samples": integer(1).about("the evaluation's number of samples")}
 
 
 def make_task(config, arrays=None) -> BayesMLPTask:

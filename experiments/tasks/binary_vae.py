@@ -46,6 +46,7 @@ import numpy as np
 import optax
 
 from rgrad import diagnostics, estimators
+from rgrad.config_checks import check_estimator, integer
 from rgrad.estimators.latents import Bernoullis
 from rgrad.nn import bernoulli_log_prob
 from rgrad.task import Task
@@ -245,6 +246,19 @@ class BinaryVAETask(Task):
     def final_evaluate(self, params, state, *, key):
         e = self.config.eval
         return self._report(params, state, key, e.final_num_examples, e.final_num_samples)
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config): the
+# k-sample bounds need samples and test digits.
+CONFIG_DOMAINS = {
+    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
+    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
+    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
+
+
+def check_config(config) -> None:
+    """The estimator serves Bernoulli latents with ``config.num_samples`` draws."""
+    check_estimator(config, kind="bernoulli")
 
 
 def make_task(config, arrays=None) -> BinaryVAETask:

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.tasks import vae as vae_task
 from rgrad import diagnostics, plotting
 from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
 from rgrad.vae import IMAGE, LatentImageTask, lead
@@ -173,6 +174,10 @@ class HVAETask(LatentImageTask):
         plotting.save_image_grid(np.asarray(samples), path,
                                  title="samples: z2 ~ p(z2), z1 ~ p(z1|z2), mean of p(x|z1)")
         return [path]
+
+
+# The checks of every rgrad.vae.LatentImageTask (estimator, objective, bounds).
+CONFIG_DOMAINS, check_config = vae_task.CONFIG_DOMAINS, vae_task.check_config
 
 
 def make_task(config, arrays=None) -> HVAETask:

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad import kalman
+from rgrad.config_checks import integer
 from rgrad.nn import normal_log_prob
 from rgrad.task import Task
 
@@ -138,6 +139,10 @@ class LGSSMTask(Task):
 
     def final_evaluate(self, params, state, *, key):
         return self._report(params, key, self.config.eval.final_num_samples)
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = {"eval.num_samples": integer(1).about("the evaluation's number of samples")}
 
 
 def make_task(config) -> LGSSMTask:

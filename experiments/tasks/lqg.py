@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad import estimators, lqg
+from rgrad.config_checks import check_estimator
 from rgrad.task import Task
 
 
@@ -107,6 +108,17 @@ class LQGTask(Task):
         # (cost - optimum) / optimum: one rounding, the closest float32 to the exact gap.
         return {"expected_cost": cost, "riccati_optimum": self.optimum,
                 "riccati_gap": (cost - self.optimum) / self.optimum}
+
+
+def check_config(config) -> None:
+    """The score function needs exploration noise (its log-density divides by sigma; the
+    pathwise gradient of a deterministic policy, sigma = 0, is fine) and two rollouts for its
+    leave-one-out baseline."""
+    if config.estimator == "score_function" and not config.sigma > 0:
+        raise ValueError(f"config.sigma={config.sigma!r} is out of range: the score-function "
+                         "estimator needs exploration noise sigma > 0 (pathwise allows 0).")
+    check_estimator(config, "batch_size", allowed=ALLOWED,
+                    baseline=default_baseline(config))
 
 
 def make_task(config) -> Task:

@@ -27,6 +27,7 @@ import numpy as np
 
 from rgrad import diagnostics, estimators
 from rgrad import nn as rnn
+from rgrad.config_checks import check_estimator
 from rgrad.task import Task
 
 ALLOWED = ("hybrid", "score_function")
@@ -173,6 +174,11 @@ class MixtureTask(Task):
                                                                   ref["scales"][i, d])
         out.update(self.grad_variances(params, key))
         return out
+
+
+def check_config(config) -> None:
+    """The estimator serves ``config.num_pairs`` draws (the rloo baseline needs 2)."""
+    check_estimator(config, "num_pairs", allowed=ALLOWED)
 
 
 def make_task(config) -> MixtureTask:

@@ -28,6 +28,7 @@ import numpy as np
 
 from rgrad import data as rdata
 from rgrad import ode, samplers
+from rgrad.config_checks import integer
 from rgrad.nn import LOG2PI, normal_log_prob
 from rgrad.task import Task
 
@@ -198,6 +199,22 @@ class ODEInferenceTask(Task):
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return [path]
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = {"eval.num_samples": integer(1).about("the evaluation's number of samples")}
+NUM_PARAMS = {"lotka_volterra": 8, "abc": 3}  # len(Model.names)
+
+
+def check_config(config) -> None:
+    """``init_mean`` has one value per parameter; the closed-form A -> B -> C needs k1 != k2."""
+    n = NUM_PARAMS.get(config.model)
+    if config.init_mean and n and len(config.init_mean) != n:
+        raise ValueError(f"config.init_mean has {len(config.init_mean)} values; the "
+                         f"{config.model} model has {n} parameters (or leave it empty).")
+    if config.model == "abc" and config.abc.rates[0] == config.abc.rates[1]:
+        raise ValueError(f"config.abc.rates={tuple(config.abc.rates)} must differ (the exact "
+                         "solution of A -> B -> C divides by k2 - k1).")
 
 
 def make_task(config) -> ODEInferenceTask:

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.tasks import vae as vae_task
 from rgrad import plotting
 from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
 from rgrad.vae import LatentImageTask
@@ -152,6 +153,10 @@ class SRNNTask(LatentImageTask):
         plotting.save_image_grid(np.asarray(means), path,
                                  title="VRNN samples (row by row; Bernoulli means)")
         return [path]
+
+
+# The checks of every rgrad.vae.LatentImageTask (estimator, objective, bounds).
+CONFIG_DOMAINS, check_config = vae_task.CONFIG_DOMAINS, vae_task.check_config
 
 
 def make_task(config, arrays=None) -> SRNNTask:

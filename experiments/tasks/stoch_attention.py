@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from rgrad import data as rdata
 from rgrad import samplers
+from rgrad.config_checks import integer
 from rgrad.task import Task
 
 T = 28  # rows = sequence length
@@ -117,6 +118,10 @@ class StochAttentionTask(Task):
             out["test_kl"] = jnp.mean(kl)
             out["attention_scale_mean_diag"] = jnp.mean(jnp.diagonal(tril[0]))
         return out
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = {"eval.num_samples": integer(1).about("the evaluation's number of samples")}
 
 
 def make_task(config, arrays=None) -> StochAttentionTask:

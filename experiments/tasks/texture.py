@@ -124,5 +124,12 @@ class TextureTask(Task):
         return [path]
 
 
+def check_config(config) -> None:
+    """The autocorrelation's lags fit in the image."""
+    if not config.max_lag < config.size:
+        raise ValueError(f"config.max_lag={config.max_lag} is out of range: it must be below "
+                         f"config.size={config.size} (the image's side).")
+
+
 def make_task(config) -> TextureTask:
     return TextureTask(config)

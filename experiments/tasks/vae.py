@@ -24,8 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad import plotting
+from rgrad.config_checks import check_estimator, integer
 from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
-from rgrad.vae import IMAGE, DiagNormal, LatentImageTask
+from rgrad.vae import IMAGE, OBJECTIVES, DiagNormal, LatentImageTask
 
 __all__ = ["VAE", "VAETask", "bernoulli_log_prob", "make_task"]
 
@@ -82,6 +83,22 @@ class VAETask(LatentImageTask):
                                  paths[0], title="test digits (top) and reconstructions")
         plotting.save_image_grid(np.asarray(samples), paths[1], title="samples from the prior")
         return paths
+
+
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config): the
+# k-sample bounds need samples and test digits.
+CONFIG_DOMAINS = {
+    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
+    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
+    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
+
+
+def check_config(config) -> None:
+    """The estimator serves the objective with ``config.num_samples`` draws (rloo: >= 2);
+    also the checks of the tasks built on :class:`rgrad.vae.LatentImageTask` (hvae, srnn)."""
+    if config.objective not in OBJECTIVES:
+        raise ValueError(f"config.objective={config.objective!r}; use 'elbo' or 'iwae'.")
+    check_estimator(config, objective=OBJECTIVES[config.objective])
 
 
 def make_task(config, arrays=None) -> VAETask:
