@@ -245,3 +245,80 @@ def test_figures_take_composed_or_refuse_conflicting_variants(capsys):
 
 if __name__ == "__main__":
     write_golden()
+
+
+# --- options that do not apply to the chosen estimator --------------------------------------
+
+def _from_config(path, **fields):
+    from experiments import run
+    from rgrad import estimators
+
+    c = run.resolve(path, fields)
+    kind = {"binary_vae": "bernoulli", "categorical_vae": "categorical"}.get(c.experiment)
+    return estimators.from_config(c, kind=kind)
+
+
+@pytest.mark.parametrize("path,fields,message", [
+    ("configs/vae.py:quick", {"baseline": "rloo"},
+     "baseline='rloo' applies to the score-function estimators only, not estimator='pathwise'"),
+    ("configs/vae.py:quick", {"baseline_decay": 0.9},
+     "baseline_decay=0.9 does not apply to baseline='none' (only to baseline moving_average)"),
+    ("configs/vae.py:quick", {"estimator": "score_function", "baseline": "rloo",
+                              "baseline_decay": 0.5}, "does not apply to baseline='rloo'"),
+    ("configs/binary_vae.py:quick", {"estimator": "arm", "tau": 0.5},
+     "tau=0.5 does not apply to estimator='arm' (only to estimator gumbel_rao, gumbel_softmax"),
+    ("configs/categorical_vae.py:quick", {"estimator": "score_function",
+                                          "vmap_sweep": "tau=0.5,2.0"},
+     "vmap_sweep varies tau, which estimator='score_function' ignores"),
+    ("configs/binary_vae.py:quick", {"estimator": "arm",
+                                     "estimator_options": {"num_rao_samples": 3}},
+     "estimator_options.num_rao_samples is not an option of estimator='arm' (its constructor "
+     "takes no options); it is an option of gumbel_rao."),
+    ("configs/binary_vae.py:quick", {"estimator": "nvil", "estimator_options": {"hiden": 8}},
+     "takes decay, hidden, normalise); did you mean 'hidden'?"),
+    ("configs/categorical_vae.py:quick", {"estimator_options": {"temperature": 0.5}},
+     "estimator_options.temperature is set by --config.tau"),
+])
+def test_an_option_the_estimator_ignores_is_a_one_line_error(path, fields, message):
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(message)) as e:
+        _from_config(path, **fields)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("path,fields", [
+    ("configs/vae.py:quick", {"estimator": "score_function", "baseline": "moving_average",
+                              "baseline_decay": 0.9}),
+    ("configs/binary_vae.py:quick", {"estimator": "arm", "tau": 1.0}),  # the default: untouched
+    ("configs/binary_vae.py:quick", {"estimator": "relax", "tau": 0.5,
+                                     "vmap_sweep": "tau=0.5,2.0"}),
+    ("configs/binary_vae.py:quick", {"estimator": "gumbel_rao",
+                                     "estimator_options": {"num_rao_samples": 3}}),
+    ("configs/categorical_vae.py:quick", {"estimator": "nvil",
+                                          "estimator_options": {"hidden": 8}}),
+])
+def test_options_the_estimator_takes_pass(path, fields):
+    _from_config(path, **fields)
+
+
+def test_no_shipped_config_or_sweep_point_sets_an_option_its_estimator_ignores():
+    from rgrad import estimators
+
+    checked = 0
+    for name in CONFIGS:
+        module = importlib.import_module(f"configs.{name}")
+        for arg in module.VARIANTS:
+            points = [{}]
+            if hasattr(module, "sweep"):
+                module.sweep(lambda **kw: points.append(kw), arg)
+            for point in points:
+                c = module.get_config(arg)
+                c.update_from_flattened_dict(point)
+                if c.get("estimator") in estimators.ESTIMATORS:
+                    baseline = c.get("baseline") or "none"
+                    if c.experiment == "lqg":  # the task's own default (tasks/lqg.py)
+                        baseline = "rloo" if c.estimator == "score_function" else "none"
+                    estimators.check_options(c, {"baseline": baseline})
+                    checked += 1
+    assert checked > 40
