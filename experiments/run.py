@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import importlib.util
 import json
 import pathlib
@@ -25,6 +26,7 @@ import ml_collections
 
 from experiments import registry
 from rgrad import train
+from rgrad import workdir as run_dir
 from rgrad.task import Task
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -80,20 +82,48 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict | None) -
             type (the config stays locked, so a typo cannot add a field).
     """
     for key, value in (overrides or {}).items():
+        problem = field_problem(config, key)
+        if problem:
+            raise ValueError(f"override {key}={value!r}: {problem}")
         *parents, leaf = key.split(".")
-        node, where = config, "config"
+        node = config
         for p in parents:
-            if p not in node or not isinstance(node[p], ml_collections.ConfigDict):
-                raise ValueError(f"override {key}={value!r}: {where} has no section {p!r}; "
-                                 f"its fields: {', '.join(sorted(node.keys()))}.")
-            node, where = node[p], f"{where}.{p}"
-        if leaf not in node:
-            raise ValueError(f"override {key}={value!r}: {where} has no field {leaf!r}; "
-                             f"its fields: {', '.join(sorted(node.keys()))}.")
+            node = node[p]
         try:
             setattr(node, leaf, value)
         except TypeError as e:
             raise ValueError(f"override {key}={value!r}: {str(e).splitlines()[0]}") from None
+
+
+def field_problem(config: ml_collections.ConfigDict, key: str) -> str | None:
+    """Why the dotted ``key`` names no field of ``config`` (with the closest names), or None."""
+    *parents, leaf = key.split(".")
+    node, where = config, "config"
+    for p in parents + [leaf]:
+        if p not in node or (p != leaf and not isinstance(node[p], ml_collections.ConfigDict)):
+            kind = "field" if p == leaf else "section"
+            close = closest_fields(config, key)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            return (f"{where} has no {kind} {p!r}; {hint}{where}'s fields: "
+                    f"{', '.join(sorted(node.keys()))}.")
+        node, where = node[p], f"{where}.{p}"
+    return None
+
+
+def closest_fields(config: ml_collections.ConfigDict, key: str, n: int = 3) -> list[str]:
+    """Up to ``n`` dotted fields of ``config`` closest to ``key``: the same name in another
+    section, an abbreviation (``learning_rate`` -> ``lr``), then difflib's nearest."""
+    names = sorted(run_dir.config_fields(config))
+    leaf = key.split(".")[-1]
+    last = {name: name.split(".")[-1] for name in names}
+    initials = lambda s: "".join(w[0] for w in s.split("_") if w)  # noqa: E731
+    found = [m for m in names if last[m] == leaf]
+    found += [m for m in names if len(last[m]) > 1 and initials(leaf) == last[m]
+              or len(leaf) > 1 and initials(last[m]) == leaf]
+    found += difflib.get_close_matches(key, names, n=n, cutoff=0.6)
+    by_leaf = difflib.get_close_matches(leaf, sorted(set(last.values())), n=n, cutoff=0.6)
+    found += [m for b in by_leaf for m in names if last[m] == b]
+    return list(dict.fromkeys(found))[:n]
 
 
 def resolve(config_ref: str | ml_collections.ConfigDict,
@@ -132,7 +162,8 @@ def saved_overrides(base: ml_collections.ConfigDict, workdir: str | pathlib.Path
 
 def run(config_ref: str | ml_collections.ConfigDict, overrides: dict | None = None,
         workdir: str | pathlib.Path | None = None, progress: bool = False,
-        task: Task | None = None) -> Run:
+        task: Task | None = None, restart: bool = False,
+        fork_from: str | pathlib.Path | None = None) -> Run:
     """Train ``config_ref`` with ``overrides`` in ``workdir`` (resuming there) and evaluate.
 
     Args:
@@ -142,6 +173,11 @@ def run(config_ref: str | ml_collections.ConfigDict, overrides: dict | None = No
             (``Run.workdir`` is then None).
         progress: show the loop's progress bar.
         task: an already built task of this config (default: ``registry.make_task``).
+        restart: first delete every entry of ``workdir`` (a run's workdir only; see
+            :func:`rgrad.workdir.restart`): the way to start over after a refused resume.
+        fork_from: a run's workdir whose latest checkpoint (its full training state) this
+            run continues from in ``workdir`` (absent or empty) under this config; see
+            :func:`rgrad.workdir.fork`.
 
     Returns:
         The :class:`Run`.
@@ -150,12 +186,37 @@ def run(config_ref: str | ml_collections.ConfigDict, overrides: dict | None = No
     task = task if task is not None else registry.make_task(config)
     if workdir is None:
         with tempfile.TemporaryDirectory() as d:
-            return dataclasses.replace(_train(config, task, d, progress), workdir=None)
-    return _train(config, task, workdir, progress)
+            return dataclasses.replace(_train(config, task, d, progress, False, fork_from),
+                                       workdir=None)
+    return _train(config, task, workdir, progress, restart, fork_from)
 
 
-def _train(config, task, workdir, progress) -> Run:
-    out = train.train_and_evaluate(config, workdir, task, progress=progress)
+def _train(config, task, workdir, progress, restart=False, fork_from=None) -> Run:
+    if not (restart or fork_from):
+        out = train.train_and_evaluate(config, workdir, task, progress=progress)
+    else:
+        with run_dir.locked(workdir):  # the loop takes it again (re-entrant)
+            if restart:
+                gone = run_dir.restart(workdir)
+                print(f"[rgrad] --restart: deleted {', '.join(gone) or 'nothing'} in {workdir}")
+            if fork_from:
+                if not pathlib.Path(fork_from, "checkpoints").is_dir():
+                    raise ValueError(f"--fork_from={fork_from}: not a run's workdir (no "
+                                     "checkpoints/ in it).")
+                with run_dir.locked(fork_from):
+                    print(f"[rgrad] {run_dir.fork(fork_from, workdir, config)}")
+                forked = run_dir.latest_checkpoint(pathlib.Path(workdir))
+            try:
+                out = train.train_and_evaluate(config, workdir, task, progress=progress)
+            except ValueError as e:
+                if not fork_from or isinstance(e, train.ResumeMismatchError) or \
+                        run_dir.latest_checkpoint(pathlib.Path(workdir)) != forked:
+                    raise
+                run_dir.restart(workdir)  # the copied state does not fit: undo the fork
+                raise ValueError(f"--fork_from={fork_from}: its checkpoint at step {forked} "
+                                 "does not fit this config's training state (a fork keeps the "
+                                 f"model, optimizer chain, seeds and sweep); {workdir} was "
+                                 f"emptied. ({str(e).splitlines()[0]})") from None
     params = out["train_state"].params
     return Run(config=config, task=task, metrics=[m["metrics"] for m in out["members"]],
                params=train.member_slice(params, 0), all_params=params,

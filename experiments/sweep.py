@@ -4,8 +4,15 @@
         --sweep="estimator=pathwise,score_function;optim.lr=1e-3,3e-4"
 
 Without ``--sweep`` the config file's own ``sweep(add, arg)`` function defines the points
-(big_vision's format: it calls ``add(**{"optim.lr": 1e-3, ...})`` once per point). Points whose
-workdir holds ``final_metrics.json`` are skipped; unfinished ones resume from their checkpoints.
+(big_vision's format: it calls ``add(**{"optim.lr": 1e-3, ...})`` once per point).
+
+Every point is resolved and checked (its fields' domains, and that its folder holds no run of
+another config) before the first one trains. A point is finished, and skipped, when its folder
+holds ``final_metrics.json`` (written after its artifacts) from a run of the same identity and
+length; unfinished ones resume from their checkpoints, shorter ones extend. A point whose
+folder holds a run of another config (a changed base config) stops the sweep before any
+training, naming the fields; ``--restart`` deletes and reruns those points. A diverging point
+is reported as failed in the results table and the sweep goes on (exit status 1 at the end).
 Writes ``results.csv`` and ``results.md`` in the sweep's workdir.
 
 For continuous hyperparameters that keep shapes (lr, kl_weight, temperature), prefer
@@ -19,18 +26,20 @@ import importlib.util
 import json
 import pathlib
 import re
-import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments import run
+from experiments import cli, registry, run
 from rgrad import train
+from rgrad import workdir as run_dir
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Base config file[:variant].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Parent folder of the points' workdirs.")
 _SWEEP = flags.DEFINE_string("sweep", "", "Grid 'a=1,2;b.c=x,y'; empty: the config's sweep().")
+_RESTART = flags.DEFINE_bool("restart", False, "Delete and rerun the points whose folders "
+                             "hold a run of another config.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -52,26 +61,72 @@ def point_name(point: dict) -> str:
     return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
 
 
+def plan(base_config, workdir: pathlib.Path, points: list[dict], restart: bool = False
+         ) -> list[tuple[dict, object, pathlib.Path, bool]]:
+    """``(point, config, folder, finished)`` for every point, all checked before any trains.
+
+    Raises:
+        ValueError: one line: the first point with a bad field or value, or the points whose
+            folders hold a run of another config (unless ``restart``).
+    """
+    out, stale = [], []
+    for point in points:
+        try:
+            config = run.resolve(base_config, point)
+            registry.check_config(config)  # every field's domain, without building the task
+        except ValueError as e:
+            raise ValueError(f"sweep point {point_name(point)}: {e}") from None
+        folder = workdir / point_name(point)
+        diffs = run_dir.identity_changes(folder, config)
+        if diffs:
+            stale.append(f"{folder.name}: {run_dir.summary(diffs, 4)}")
+        finished = not diffs and (folder / "final_metrics.json").exists() and \
+            _same_length(folder, config)
+        out.append((point, config, folder, finished))
+    if stale and not restart:
+        raise ValueError(
+            f"{len(stale)} sweep point(s) in {workdir} hold runs of another config "
+            f"({'; '.join(stale[:3])}{'; ...' if len(stale) > 3 else ''}); nothing was trained. "
+            "Use a new --workdir, or --restart to delete and rerun those points.")
+    return out
+
+
+def _same_length(folder: pathlib.Path, config) -> bool:
+    """Whether the finished run in ``folder`` trained as long as ``config`` asks."""
+    old = json.loads((folder / "config.json").read_text()) \
+        if (folder / "config.json").exists() else {}
+    if config.num_epochs > 0:
+        return old.get("num_epochs") == config.num_epochs
+    return old.get("num_epochs", 0) == 0 and old.get("num_steps") == config.num_steps
+
+
 def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
-              progress: bool = True) -> list[dict]:
-    """Train every point (skipping finished ones) and write the results table."""
+              progress: bool = True, restart: bool = False) -> list[dict]:
+    """Train every point (skipping finished ones) and write the results table.
+
+    Returns:
+        One row per point and vmap sweep point: the point's fields, ``status`` ("ok", or
+        "failed: ..." for a diverged point, whose metrics are absent) and the metrics' means
+        (and ``_std`` over seeds).
+    """
     workdir = pathlib.Path(workdir)
     rows = []
-    for point in points:
-        try:  # every point is checked, finished or not: a typo fails before any training
-            config = run.resolve(base_config, point)
-        except ValueError as e:
-            raise ValueError(f"sweep point {point}: {e}") from None
-        out = workdir / point_name(point)
-        done = out / "final_metrics.json"
-        if done.exists():
+    for point, config, out, finished in plan(base_config, workdir, points, restart):
+        if finished:
             print(f"[sweep] {out.name}: finished, skipped")
-            result = json.loads(done.read_text())
+            result = json.loads((out / "final_metrics.json").read_text())
         else:
             print(f"[sweep] {out.name}: training")
-            result = run.run(config, workdir=out, progress=progress).output
+            stale = bool(run_dir.identity_changes(out, config))
+            try:
+                result = run.run(config, workdir=out, progress=progress, restart=stale).output
+            except train.NonFiniteError as e:
+                reason = str(e).split(";")[0].split(". ")[0].split(" (")[0]
+                print(f"[sweep] {out.name}: failed: {reason}")
+                rows.append({**point, "status": f"failed: {reason}"})
+                continue
         for s in result["summary"]:
-            row = {**point}
+            row = {**point, "status": "ok"}
             if len(result["summary"]) > 1:
                 row.update({f"vmap.{k}": v for k, v in s["hparams"].items()})
             for k, v in s["metrics"].items():
@@ -98,20 +153,24 @@ def write_table(rows: list[dict], workdir: pathlib.Path) -> None:
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        cli.fail(f"unexpected arguments: {argv[1:]} (flags are --name=value)", status=2)
     logging.set_verbosity(logging.WARNING)
-    try:
+    cli.check_workdir(_WORKDIR.value)
+    with cli.one_line_errors():
         points = (train.parse_sweep(_SWEEP.value) if _SWEEP.value
                   else config_sweep(config_flags.get_config_filename(flags.FLAGS["config"])))
         if not points:
             raise ValueError("no sweep points: pass --sweep='name=v1,v2;...' or define "
                              "sweep(add, arg) in the config file.")
-        run_sweep(_CONFIG.value, _WORKDIR.value, points)
-    except (ValueError, train.NonFiniteError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(f"[sweep] results: {pathlib.Path(_WORKDIR.value) / 'results.md'}")
+        rows = run_sweep(_CONFIG.value, _WORKDIR.value, points, restart=_RESTART.value)
+    table = pathlib.Path(_WORKDIR.value) / "results.md"
+    failed = [point_name(p) for p in points  # a diverged point has no final_metrics.json
+              if not (table.parent / point_name(p) / "final_metrics.json").exists()]
+    if failed:
+        cli.fail(f"{len(failed)} of {len(points)} sweep points failed ({', '.join(failed)}); "
+                 f"the others finished; see {table}.")
+    print(f"[sweep] results: {table}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,108 @@
+"""What experiments.main and experiments.sweep share on the command line: errors as one line.
+
+Every error an entry point can meet ends the process with one ``error: ...`` line on stderr
+and exit status 1 (2 for bad flags): a missing config file, an unknown ``--config.FIELD`` (the
+line names the closest valid fields), a bad value, a workdir that is a file or cannot be
+written, a full disk, a workdir in use by another process, a resume with another config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pathlib
+import sys
+from collections.abc import Iterator
+
+from absl import flags
+
+from experiments import run
+
+
+def fail(message: str, status: int = 1):
+    """Print ``error: message`` (its first line) to stderr and exit with ``status``."""
+    lines = [x for x in str(message).strip().splitlines() if x.strip()]
+    print(f"error: {lines[0] if lines else message}", file=sys.stderr)
+    sys.exit(status)
+
+
+def _config_ref(argv: list[str]) -> str | None:
+    ref = None
+    for i, a in enumerate(argv):
+        if a.startswith("--config="):
+            ref = a.split("=", 1)[1]
+        elif a == "--config" and i + 1 < len(argv):
+            ref = argv[i + 1]
+    return ref
+
+
+def _override_keys(argv: list[str]) -> list[str]:
+    return [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+
+
+def flag_problem(argv: list[str]) -> str | None:
+    """The first problem of the ``--config`` flags that config_flags would raise a traceback
+    for (a missing file, a bad variant, an unknown field), as one line; None if none."""
+    ref = _config_ref(argv)
+    if ref is None:
+        return None
+    path = ref.split(":", 1)[0]
+    if not pathlib.Path(path).is_file():
+        return (f"--config={ref}: no file {path} (relative to {os.getcwd()}); give e.g. "
+                "--config=configs/vae.py:quick")
+    try:
+        config = run.load_config(ref)
+    except Exception as e:  # noqa: BLE001 -- a config file's own error, shown as its line
+        return f"--config={ref}: {type(e).__name__}: {_last_line(e)}"
+    for key in _override_keys(argv):
+        problem = run.field_problem(config, key)
+        if problem:
+            return f"--config.{key}: {problem}"
+    return None
+
+
+def _last_line(e: BaseException) -> str:
+    lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()]
+    return lines[-1] if lines else repr(e)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """``app.run(main, flags_parser=parse_flags)``: absl's parsing, its errors as one line."""
+    problem = flag_problem(argv)
+    if problem:
+        fail(problem, status=2)
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        fail(f"{_last_line(e)} (see --helpshort)", status=2)
+    except Exception as e:  # noqa: BLE001 -- config_flags raises bare errors on bad overrides
+        fail(f"{type(e).__name__}: {_last_line(e)}", status=2)
+
+
+def check_workdir(workdir: str | None) -> None:
+    """Refuse a ``--workdir`` that exists and is not a folder."""
+    if workdir and os.path.exists(workdir) and not os.path.isdir(workdir):
+        fail(f"--workdir={workdir} is a file, not a folder; give a folder (it is created).")
+
+
+_DISK = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+         errno.EFBIG: "a file grew past the size limit", errno.EROFS: "read-only filesystem",
+         errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn the errors a run can meet into one ``error:`` line and exit status 1."""
+    from rgrad import train
+
+    try:
+        yield
+    except (ValueError, RuntimeError, train.NonFiniteError) as e:
+        fail(str(e))
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        why = _DISK.get(e.errno, e.strerror or str(e))
+        fail(f"cannot write the run's files{where}: {why} [{type(e).__name__}]; free space, "
+             "fix the permissions or use another --workdir (a rerun resumes from the last "
+             "checkpoint).")
