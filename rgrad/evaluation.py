@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rgrad import distributed
 from rgrad.members import TrainState
 
 Evaluate = Callable[..., dict[str, jax.Array]]  # (params, state, *, key) -> scalar metrics
@@ -60,7 +61,7 @@ class MemberEvaluator:
         """
         m = ts.step.shape[0]
         run = self._single if m == 1 else self._batched
-        out = jax.device_get(run(ts, key, jnp.int32(step)))
+        out = distributed.host_read(run(ts, key, jnp.int32(step)))  # gathered if global
         return [{k: float(np.asarray(out[k])[i]) for k in self._order} for i in range(m)]
 
 

@@ -1,8 +1,9 @@
 """The members of a run: ``config.num_seeds`` seeds times the points of ``config.vmap_sweep``.
 
 A run's members share one compiled program: their per-member state (:class:`TrainState`) is
-stacked along a leading member axis ``[M, ...]``, vmapped by the loop and sharded over the
-local devices when there are several.
+stacked along a leading member axis ``[M, ...]``, vmapped by the loop and laid out on a device
+mesh (:mod:`rgrad.mesh`): sharded over its ``members`` axis (padded to a multiple of it), each
+member's batch sharded over its ``data`` axis.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from rgrad.mesh import Layout, make_mesh
 from rgrad.task import Task
 
 
@@ -72,36 +73,40 @@ def members(config: ml_collections.ConfigDict, task: Task) -> list[dict[str, Any
 
 
 def init_members(task: Task, tx: optax.GradientTransformation,
-                 config: ml_collections.ConfigDict, member_list: list[dict[str, Any]]
-                 ) -> TrainState:
+                 config: ml_collections.ConfigDict, member_list: list[dict[str, Any]],
+                 sharding: jax.sharding.Sharding | None = None) -> TrainState:
     """Stacked initial TrainState, one row per member (seed keys by fold_in of the seed index).
+
+    Args:
+      sharding: where the result lives (e.g. :attr:`Layout.stored`); None: the default device.
 
     Returns:
       A :class:`TrainState` whose leaves have a leading member axis ``[M]``.
     """
-    root = jax.random.key(config.seed)
-
     def one(seed, hp):
-        key = jax.random.fold_in(root, seed)
+        key = jax.random.fold_in(jax.random.key(config.seed), seed)
         init_key, run_key = jax.random.split(key)
         params, state = task.init(init_key)
         return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), state,
                           jax.random.key_data(run_key), hp)
 
-    seeds = jnp.array([m["seed"] for m in member_list])
-    hps = {k: jnp.array([m["hparams"][k] for m in member_list], jnp.float32)
+    seeds = np.array([m["seed"] for m in member_list], np.int32)
+    hps = {k: np.array([m["hparams"][k] for m in member_list], np.float32)
            for k in member_list[0]["hparams"]}
-    return jax.jit(jax.vmap(one))(seeds, hps)
+    # The member table enters as constants, so that every process of a multi-process run
+    # builds the same global array without feeding it host inputs.
+    return jax.jit(lambda: jax.vmap(one)(seeds, hps), out_shardings=sharding)()
 
 
-def shard_members(ts: TrainState) -> TrainState:
-    """Shard the member axis over the local devices when it divides evenly."""
-    devices = jax.devices()
-    m = jax.tree.leaves(ts)[0].shape[0]
-    if len(devices) == 1 or m % len(devices):
-        return ts
-    mesh = Mesh(np.array(devices), ("members",))
-    return jax.device_put(ts, NamedSharding(mesh, PartitionSpec("members")))
+def shard_members(ts: TrainState, layout: Layout | None = None) -> TrainState:
+    """``ts`` padded to ``layout``'s member count and sharded over its ``members`` axis.
+
+    Args:
+      ts: the stacked state, leaves ``[M, ...]``.
+      layout: default: all devices on the members axis (``Layout(make_mesh(None), M)``).
+    """
+    layout = layout or Layout(make_mesh(None), jax.tree.leaves(ts)[0].shape[0])
+    return layout.pad(ts)
 
 
 def member_slice(tree: Any, i: int) -> Any:
