@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import collections
-import json
 import pathlib
 
 import numpy as np
 
+import rgrad
+
 
 def curves(workdir: pathlib.Path, split: str, x: str | None, y: str):
-    """Per logged step: x (the step, or a metric), mean and std over members of metric y."""
-    rows = collections.defaultdict(list)
-    for line in (pathlib.Path(workdir) / "metrics.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if r["split"] == split and y in r:
-            rows[r["step"]].append((r[x] if x else r["step"], r[y]))
-    steps = sorted(rows)
-    xs = np.array([np.mean([a for a, _ in rows[s]]) for s in steps])
-    ys = np.array([[b for _, b in rows[s]] for s in steps])
-    return xs, ys.mean(1), ys.std(1)
+    """Per logged step: x (the step, or a metric), mean and std (ddof = 1) of y over members.
+
+    Returns:
+      ``(x, mean, std)`` arrays ``[S]`` over the S logged steps of ``split`` that have ``y``;
+      x is the mean over members of metric ``x`` (or the step when None); std is NaN where
+      only one member logged.
+    """
+    frame = rgrad.load_run(workdir).metrics
+    frame = frame[(frame["split"] == split) & frame[y].notna()]
+    by_step = frame.groupby("step", sort=True)
+    xs = by_step[x].mean().to_numpy() if x else np.asarray(sorted(by_step.groups), float)
+    return (xs, by_step[y].mean().to_numpy(),
+            by_step[y].std(ddof=1).to_numpy())

@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 
-from experiments.figures.common import FigureResult, save_csv, train_runs
+from experiments.figures.common import FigureResult, finished_runs, save_csv
 from experiments.figures.common_runs import curves
 
 
@@ -19,7 +19,7 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     cols, numbers = {}, {}
-    for i, (variant, r) in enumerate(train_runs(config.runs, outdir).items()):
+    for i, (variant, r) in enumerate(finished_runs(config.runs, outdir).items()):
         c = r.config
         steps, mean, std = curves(r.workdir, "train", None, "riccati_gap")
         rollouts = steps * c.batch_size

@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 
-from experiments.figures.common import FigureResult, save_csv, train_runs
+from experiments.figures.common import FigureResult, finished_runs, save_csv
 from experiments.figures.common_runs import curves
 
 
@@ -19,7 +19,7 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     cols, numbers = {}, {}
-    runs = train_runs(config.runs, outdir)
+    runs = finished_runs(config.runs, outdir)
     for i, (label, r) in enumerate(zip(config.labels, runs.values(), strict=True)):
         x, mean, std = curves(r.workdir, "eval", "env_steps", "eval_return")
         ax.plot(x, mean, "o-", ms=3, color=f"C{i}", label=label)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-import numpy as np
-
-from experiments.figures.common import FigureResult, save_csv, train_runs
+from experiments.figures.common import FigureResult, finished_runs, save_csv
 from experiments.figures.principles_common import pad_columns, savefig
-from rgrad import metrics_io
 
 
 def make(config, outdir) -> FigureResult:
@@ -20,13 +17,11 @@ def make(config, outdir) -> FigureResult:
     outdir = pathlib.Path(outdir)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     cols, numbers, finals = {}, {}, []
-    runs = train_runs(config.runs, outdir)
+    runs = finished_runs(config.runs, outdir)
     for i, (label, (tag, r)) in enumerate(zip(config.labels, runs.items(), strict=True)):
-        rows = metrics_io.read_metrics(r.workdir, "train")
-        steps = np.array([row["step"] for row in rows])
-        bound = np.array([row["bound"] for row in rows])
-        gnorm = np.array([row["grad_norm"] for row in rows])
-        final = float(r.metrics[0]["test_neg_elbo"])
+        rows = r.metrics[(r.metrics["split"] == "train") & (r.metrics["member"] == 0)]
+        steps, bound, gnorm = (rows[k].to_numpy() for k in ("step", "bound", "grad_norm"))
+        final = float(r.final_frame["test_neg_elbo"].iloc[0])
         finals.append(final)
         axes[0].plot(steps, -bound, "o-", ms=3, color=f"C{i}",
                      label=f"{label} (test −ELBO {final:.1f})")
