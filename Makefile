@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint bench figures clean snapshot resume
+.PHONY: install run test test-slow lint bench figures clean snapshot resume tensorboard
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/python -m experiments.figures --outdir=figures --jobs=2
+
+# TensorBoard on a run or a folder of runs: one run per member (tb/seed0, tb/seed1_lr=0.001),
+# so seeds overlay; config text, hparams table and image grids at every evaluation.
+LOGDIR ?= runs
+PORT   ?= 6006
+tensorboard: $(STAMP)
+	$(BIN)/tensorboard --logdir=$(LOGDIR) --port=$(PORT)
 
 clean:
 	rm -rf runs figures_out .pytest_cache

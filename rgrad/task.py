@@ -145,6 +145,19 @@ class Task(abc.ABC):
         """
         return self.evaluate(params, state, key=key)
 
+    def eval_images(self, params: Params, state: State, *, key: jax.Array
+                    ) -> dict[str, jax.Array]:
+        """Images of one member, logged as grids at every evaluation (TensorBoard, wandb).
+
+        Pure, like :meth:`evaluate`: the loop jits it once and vmaps it over the members.
+
+        Returns:
+          name -> images ``[N, H, W]`` or ``[N, H, W, C]`` (C = 1 or 3) with values in [0, 1],
+          e.g. ``{"samples": ..., "reconstructions": ...}``; default: none.
+        """
+        del params, state, key
+        return {}
+
     # ----------------------------------------------------------------------------------------
     # Host side.
     # ----------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import numpy as np
 
 from rgrad import config_checks, evaluation, metrics_io, schedules
 from rgrad.chunk import NonFiniteError, compile_chunk, make_chunk_fn, raise_if_nonfinite
+from rgrad.member_images import MemberImages
 from rgrad.members import (
     TrainState,
     init_members,
@@ -83,6 +84,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     lr_swept = any("lr" in p for p in parse_sweep(config.vmap_sweep))
     run_chunk, traces = compile_chunk(task, tx, float(config.optim.lr) if lr_swept else None)
     evaluate, final_evaluate = evaluation.member_evaluators(task)
+    images = MemberImages(task)  # Task.eval_images at every evaluation (none: never traced)
 
     ts = init_members(task, tx, config, member_list)
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
@@ -92,7 +94,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     (workdir / "config.json").write_text(_resolved(config, num_steps).to_json_best_effort(
         indent=2))
     writer = metrics_io.MetricWriter(workdir, resume_step=start, progress=progress,
-                                     total=num_steps, initial=start)
+                                     total=num_steps, initial=start, member_list=member_list,
+                                     config=_resolved(config, num_steps))
     if start:
         writer.note(f"resumed from checkpoint at step {start}")
 
@@ -111,7 +114,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                                (time.perf_counter() - t0))
             if step % config.eval_every == 0 or step == num_steps:
                 writer.write_eval(step, evaluate(ts, key_eval, step), member_list)
+                writer.write_images(step, images(ts, key_eval, step))
             if step % config.checkpoint_every == 0 or step == num_steps:
+                writer.flush()  # logs up to this step on disk before the checkpoint names it
                 ckpt.save(step, ts)
         summary = writer.write_final(final_evaluate(ts, key_eval, num_steps), member_list)
         for i in range(len(member_list)) if config.artifacts else []:

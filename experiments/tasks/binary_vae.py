@@ -202,6 +202,21 @@ class BinaryVAETask(Task):
                      "tau": jnp.asarray(hparams["tau"], jnp.float32)}
         return -surrogate + control, ({"neg_elbo": -jnp.mean(elbo)}, new_state)
 
+    def eval_images(self, params, state, *, key):
+        """16 samples (b from the learned prior); 8 test digits above their reconstructions
+        from the posterior's most likely b (Bernoulli means)."""
+        def decode(b):  # [n, L] -> [n, 28, 28]
+            z = 2.0 * b - 1.0 if self.config.model.demean_input else b
+            return jax.nn.sigmoid(self.model.apply({"params": params["params"]}, z,
+                                                   method=BinaryVAE.decode)).reshape(-1, 28, 28)
+
+        b = jax.random.bernoulli(key, jax.nn.sigmoid(params["prior"]),
+                                 (16, self.config.model.num_latent)).astype(jnp.float32)
+        x = jnp.asarray(self.test_x[:8])
+        mode = (self.encode(params, x) > 0).astype(jnp.float32)
+        return {"samples": decode(b), "reconstructions": jnp.concatenate(
+            [x.reshape(-1, 28, 28), decode(mode)])}
+
     # -- evaluation (pure) --------------------------------------------------------------------
     def log_weights(self, params, x, key, k):
         """log p(x, b_i) - log q(b_i | x) for k draws b_i ~ q(. | x); [784] -> [k]."""

@@ -160,6 +160,20 @@ class CategoricalVAETask(Task):
                      "estimator": self.estimator.update(state["estimator"], f)}
         return -surrogate + control, ({"neg_elbo": -elbo, "tau": tau}, new_state)
 
+    def eval_images(self, params, state, *, key):
+        """16 samples (uniform prior categories); 8 test digits above their reconstructions
+        from the posterior's most likely categories (Bernoulli means)."""
+        m, model = self.config.model, {"params": params["params"]}
+        z = jax.nn.one_hot(jax.random.randint(key, (16, m.num_latent), 0, m.num_classes),
+                           m.num_classes)
+        x = jnp.asarray(self.test_x[:8])
+        mode = jax.nn.one_hot(jnp.argmax(jax.vmap(lambda xi: self.model.apply(
+            model, xi, method=CategoricalVAE.encode))(x), -1), m.num_classes)
+        decode = lambda z: jax.nn.sigmoid(self.model.apply(model, z,
+                                                           method=CategoricalVAE.decode))
+        return {"samples": decode(z).reshape(16, 28, 28),
+                "reconstructions": jnp.concatenate([x, decode(mode)]).reshape(16, 28, 28)}
+
     # -- evaluation (pure) --------------------------------------------------------------------
     def _bounds(self, params, x, key, k):
         """Mean discrete (hard-sample) ELBO over x [N, 784] with k samples per example."""

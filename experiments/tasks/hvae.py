@@ -163,6 +163,15 @@ class HVAETask(LatentImageTask):
         out.update(self.grad_variance_metrics(params, jax.random.fold_in(key, 1)))
         return out
 
+    def eval_images(self, params, state, *, key):
+        """16 samples: z2 ~ p(z2), z1 ~ p(z1 | z2), the mean of p(x | z1)."""
+        k1, k2 = jax.random.split(key)
+        pm1, pls1 = self.model.apply(params, jax.random.normal(k1, (16, self.config.model.latent2)),
+                                     method=HVAE.p1)
+        z1 = pm1 + jnp.exp(pls1) * jax.random.normal(k2, pm1.shape)
+        x = jax.nn.sigmoid(self.model.apply(params, z1, method=HVAE.px))
+        return {"samples": x.reshape(16, 28, 28)}
+
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
         m = self.config.model
         k1, k2 = jax.random.split(key)

@@ -72,6 +72,16 @@ class VAETask(LatentImageTask):
         log_px = bernoulli_log_prob(self.model.apply(params, z, method=VAE.decode), x[None])
         return log_px, normal_log_prob(z, 0.0, 0.0), q.log_prob(z)
 
+    def eval_images(self, params, state, *, key):
+        """16 prior samples; 8 test digits above their reconstructions (Bernoulli means)."""
+        x = jnp.asarray(self.test_x[:8])
+        recon = self.model.apply(params, self.model.apply(params, x, method=VAE.encode)[0],
+                                 method=VAE.decode)
+        z = jax.random.normal(key, (16, self.config.model.latent))
+        samples = jax.nn.sigmoid(self.model.apply(params, z, method=VAE.decode))
+        return {"samples": samples.reshape(16, 28, 28), "reconstructions": jnp.concatenate(
+            [x, jax.nn.sigmoid(recon)]).reshape(16, 28, 28)}
+
     def artifacts(self, params, state, *, key, workdir: pathlib.Path):
         x = jnp.asarray(self.test_x[:64])
         mu, _ = self.model.apply(params, x, method=VAE.encode)
