@@ -210,8 +210,9 @@ def check_config(config) -> None:
     """``init_mean`` has one value per parameter; the closed-form A -> B -> C needs k1 != k2."""
     n = NUM_PARAMS.get(config.model)
     if config.init_mean and n and len(config.init_mean) != n:
-        raise ValueError(f"config.init_mean has {len(config.init_mean)} values; the "
-                         f"{config.model} model has {n} parameters (or leave it empty).")
+        raise ValueError(f"config.init_mean={tuple(config.init_mean)!r} has "
+                         f"{len(config.init_mean)} values; the {config.model} model has {n} "
+                         "parameters (give one positive value each, or leave it empty).")
     if config.model == "abc" and config.abc.rates[0] == config.abc.rates[1]:
         raise ValueError(f"config.abc.rates={tuple(config.abc.rates)} must differ (the exact "
                          "solution of A -> B -> C divides by k2 - k1).")
