@@ -6,15 +6,16 @@ training wall time, encoder-gradient variance against steps.
     python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
 The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
 (configs/binary_vae.py:linear, 20000 steps, 1 seed per estimator), ``categorical`` the 20x10
-categorical VAE (configs/categorical_vae.py, 5000 steps). Each run NAME of BINARY /
-CATEGORICAL below is
+categorical VAE (configs/categorical_vae.py, 5000 steps). Each row of BINARY / CATEGORICAL
+below is one run, e.g. the DisARM row and the Gumbel-Softmax row (the others change the
+estimator overrides and the run's name, bvae_NAME / cvae_NAME):
     python -m experiments.main --config=configs/binary_vae.py:linear \
         --config.num_steps=20000 --config.log_every=250 --config.eval_every=500 \
         --config.checkpoint_every=500 --config.eval.final_num_examples=2000 \
-        --config.estimator=... (the row's overrides) --workdir=runs/discrete/bvae_NAME
+        --config.estimator=disarm --workdir=runs/discrete/bvae_disarm
     python -m experiments.main --config=configs/categorical_vae.py --config.num_steps=5000 \
         --config.log_every=250 --config.eval_every=250 --config.checkpoint_every=250 \
-        --config.estimator=... --workdir=runs/discrete/cvae_NAME
+        --config.estimator=gumbel_softmax --workdir=runs/discrete/cvae_gumbel_softmax
 An unfinished run is plotted as far as it got; ``--config.train_missing=True`` trains or
 resumes the runs first (minutes each on 2 cores; IndeCateR, 400 decoder passes per example,
 about 0.3-1 s/step). Expected: the score function without a baseline has by far the highest
