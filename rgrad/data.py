@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import os
 import pathlib
 
 import numpy as np
 
-from rgrad.datafiles import ENV_VAR, FILES, DataError, RemoteFile, data_dir, fetch
+from rgrad.datafiles import (
+    ENV_VAR,
+    FILES,
+    DataError,
+    RemoteFile,
+    check_values,
+    data_dir,
+    fetch,
+)
 
 __all__ = ["ENV_VAR", "FILES", "DataError", "RemoteFile", "Split", "data_dir", "fetch",
            "labelled_splits", "load", "load_binarized_mnist", "load_lynx_hare",
@@ -76,6 +85,10 @@ def load_binarized_mnist(split: str, root=None, download=True) -> Split:
     return Split(x, np.full(len(x), -1, np.int32))
 
 
+# SHA-256 of the 1797 digits' 8x8 grey levels (0-16) and labels as uint8, C order.
+_DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
+
+
 def load_sklearn_digits(split: str) -> Split:
     """scikit-learn's 8x8 digits (1797 images, ships offline), upsampled to 28x28 like MNIST.
 
@@ -85,6 +98,12 @@ def load_sklearn_digits(split: str) -> Split:
     from sklearn.datasets import load_digits
 
     d = load_digits()
+    got = hashlib.sha256(d.images.astype(np.uint8).tobytes()
+                         + d.target.astype(np.uint8).tobytes()).hexdigest()
+    if got != _DIGITS_SHA256:  # scikit-learn ships the file; a changed copy is refused
+        raise DataError(f"scikit-learn's bundled digits (values sha256 {got[:16]}...) differ "
+                        f"from the published 1797 digits (expected {_DIGITS_SHA256[:16]}...); "
+                        "reinstall scikit-learn.")
     img = d.images.astype(np.float32) / 16.0  # [N, 8, 8]
     # Nearest-neighbour upsampling to 24x24, padded to 28x28 (MNIST's 20x20 box + margin).
     img = np.kron(img, np.ones((3, 3), np.float32))
@@ -95,17 +114,25 @@ def load_sklearn_digits(split: str) -> Split:
 
 
 def load_lynx_hare(root=None, download=True) -> dict[str, np.ndarray]:
-    """Hudson's Bay lynx and hare pelts 1900-1920: ``{"year", "lynx", "hare"}`` (thousands)."""
-    path = fetch("lynx_hare/hudson-bay-lynx-hare.csv", root, download)
-    text = path.read_text().strip().splitlines()
-    header = [h.strip().strip('"').lower() for h in text[0].split(",")]
+    """Hudson's Bay lynx and hare pelts 1900-1920: ``{"year", "lynx", "hare"}`` (thousands).
+
+    Reads the Stan case study's CSV (``#`` comment lines, ``Year, Lynx, Hare``) or the same
+    table without comments or spaces; its values must match the published checksum
+    (``FILES[...].values_sha256``), so a file with any number changed is refused.
+    """
+    relpath = "lynx_hare/hudson-bay-lynx-hare.csv"
+    path = fetch(relpath, root, download)
+    text = [line for line in path.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
     try:
+        header = [h.strip().strip('"').lower() for h in text[0].split(",")]
         rows = np.array([[float(v) for v in line.split(",")] for line in text[1:]])
         cols = {name: rows[:, header.index(name)] for name in ("year", "lynx", "hare")}
     except (ValueError, IndexError):
         raise DataError(f"{path} is not the lynx-hare CSV (columns Year,Lynx,Hare).") from None
     if len(rows) != 21 or cols["year"][0] != 1900:
         raise DataError(f"{path}: expected 21 years from 1900, got {len(rows)} rows.")
+    check_values(relpath, path, np.stack([cols[n] for n in ("year", "lynx", "hare")], -1))
     return cols
 
 

@@ -35,6 +35,9 @@ class RemoteFile:
     # are distributed raw but stored gzipped in some mirrors).
     raw_relpath: str | None = None
     raw_sha256: str | None = None
+    # Checksum of the parsed values (:func:`values_sha256`), for small text tables whose
+    # published copies differ in layout (comments, spaces) but never in their numbers.
+    values_sha256: str | None = None
 
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
@@ -84,8 +87,8 @@ FILES: dict[str, RemoteFile] = {
                    "32a3c54d03504632bf9f131b4a148c7567aa6fc87da017049b044bdc14c2a0f2",
                    (), "binarized_mnist/binarized_mnist_test.amat",
                    "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c"),
-        RemoteFile("lynx_hare/hudson-bay-lynx-hare.csv",
-                   "", (_LYNX,)),  # no published checksum: validated by content instead
+        RemoteFile("lynx_hare/hudson-bay-lynx-hare.csv", "", (_LYNX,),
+                   values_sha256="3f13ec2a2db821d5b7d2e30b3708077effccfb28e1b30c19fec3af3c2814cbac"),
     ]
 }
 # The raw .amat files are downloaded from Larochelle's page; we verify their own checksums.
@@ -110,6 +113,27 @@ def _sha256(path: pathlib.Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def values_sha256(rows) -> str:
+    """SHA-256 of a table's values, row by row (``repr`` of each float, comma-separated): the
+    same for every layout of the same numbers, different when any number changes."""
+    text = "\n".join(",".join(repr(float(v)) for v in row) for row in rows)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_values(relpath: str, path: pathlib.Path, rows) -> None:
+    """Raise :class:`DataError` unless ``rows`` parsed from ``path`` are the published values.
+
+    Names the file, its own sha256 and both values checksums, and the fix.
+    """
+    want = FILES[relpath].values_sha256
+    got = values_sha256(rows)
+    if want and got != want:
+        raise DataError(
+            f"{path} (sha256 {_sha256(path)}) holds other values than the published "
+            f"{relpath} (values sha256 {got[:16]}..., expected {want[:16]}...). Delete it so it "
+            "can be downloaded again, or copy a good file there.")
 
 
 def _download(urls: tuple[str, ...], dest: pathlib.Path) -> None:

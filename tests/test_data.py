@@ -1,13 +1,14 @@
 """Dataset loaders: genuine files verified, corrupt/missing files named, fallback explicit."""
 
 import gzip
+import hashlib
 import os
 import shutil
 
 import numpy as np
 import pytest
 
-from rgrad import data
+from rgrad import data, datafiles
 
 
 def test_mnist_test_split_is_genuine():
@@ -67,3 +68,64 @@ def test_lynx_hare():
     d = data.load_lynx_hare()
     assert d["year"][0] == 1900 and d["year"][-1] == 1920
     assert d["hare"][0] == 30.0 and d["lynx"][0] == 4.0
+
+
+def _lynx_copy(tmp_path, edit=lambda t: t):
+    src = os.path.join(os.environ["RGRAD_DATA_DIR"], "lynx_hare", "hudson-bay-lynx-hare.csv")
+    (tmp_path / "lynx_hare").mkdir()
+    dest = tmp_path / "lynx_hare" / "hudson-bay-lynx-hare.csv"
+    with open(src) as f:
+        dest.write_text(edit(f.read()))
+    return dest
+
+
+def test_lynx_hare_with_one_value_changed_is_refused_naming_file_and_checksum(tmp_path):
+    dest = _lynx_copy(tmp_path, lambda t: t.replace("1902,9.8,70.2", "1902,9.8,70.3"))
+    with pytest.raises(data.DataError) as e:
+        data.load_lynx_hare(tmp_path, download=False)
+    msg = str(e.value)
+    sha = hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert str(dest) in msg and sha in msg and "Delete it" in msg and "\n" not in msg
+    # An unchanged copy passes: the refusal is the changed value's.
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    _lynx_copy(ok)
+    assert data.load_lynx_hare(ok, download=False)["hare"][2] == 70.2
+
+
+def test_lynx_hare_in_the_stan_case_study_layout_is_accepted(tmp_path):
+    # The canonical download has comment lines and ", " separators: same values, same checksum.
+    def stan_layout(text):
+        lines = text.strip().splitlines()
+        return "# Data from the Stan case study\n# Downloaded\n" + "\n".join(
+            ", ".join(v.strip() for v in line.split(",")) for line in lines)
+
+    _lynx_copy(tmp_path, stan_layout)
+    d = data.load_lynx_hare(tmp_path, download=False)
+    np.testing.assert_array_equal(d["lynx"], data.load_lynx_hare()["lynx"])
+
+
+def test_values_checksum_changes_with_any_value():
+    rows = np.array([[1900.0, 4.0, 30.0], [1901.0, 6.1, 47.2]])
+    base = datafiles.values_sha256(rows)
+    assert datafiles.values_sha256(rows.copy()) == base
+    for i in np.ndindex(rows.shape):
+        changed = rows.copy()
+        changed[i] = np.nextafter(changed[i], np.inf)  # one ulp
+        assert datafiles.values_sha256(changed) != base
+
+
+def test_changed_sklearn_digits_are_refused(monkeypatch):
+    import sklearn.datasets
+
+    real = sklearn.datasets.load_digits
+
+    def changed():
+        d = real()
+        d.images = d.images.copy()
+        d.images[0, 3, 3] += 1
+        return d
+
+    monkeypatch.setattr(sklearn.datasets, "load_digits", changed)
+    with pytest.raises(data.DataError, match="digits .*differ"):
+        data.load_sklearn_digits("train")
