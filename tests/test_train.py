@@ -183,6 +183,7 @@ def test_sweep_skips_finished_points(tmp_path, monkeypatch):
     c = regression_config()
     original = train.train_and_evaluate
     monkeypatch.setattr(registry, "make_task", Regression)  # config.experiment is "test"
+    monkeypatch.setattr(registry, "check_config", lambda cfg: None)
     monkeypatch.setattr(train, "train_and_evaluate", lambda cfg, wd, task=None, progress=True:
                         original(cfg, wd, task or Regression(cfg), progress=False))
     points = train.parse_sweep("optim.lr=0.05,0.02")
@@ -278,8 +279,8 @@ from test_train import Regression, regression_config
 from rgrad import train
 shard = train.shard_members
 devices_used = []
-def spy(ts):
-    out = shard(ts)
+def spy(ts, *layout):
+    out = shard(ts, *layout)
     devices_used.append(len(jax.tree.leaves(out)[0].sharding.device_set))
     return out
 train.shard_members = spy
