@@ -214,11 +214,12 @@ def tiny(command: str, root: pathlib.Path) -> list[str]:
     words = shlex.split(command)
     words[0] = sys.executable
     words = [re.sub(r"(=|^)runs/", lambda m: f"{m.group(1)}{root}/runs/", w) for w in words]
-    if module == "experiments.figures":
-        words = [w for w in words if not w.startswith("--outdir=")]
+    if module == "experiments.figures":  # --quick draws the quick variant (any --variant)
+        words = [w for w in words if w != "--quick" and not w.startswith(("--outdir=",
+                                                                           "--variant="))]
         return words + ["--quick", f"--outdir={root}/figures"]
     if module == "experiments.bench":
-        words = [w for w in words if not w.startswith("--out=")]
+        words = [w for w in words if w != "--quick" and not w.startswith("--out=")]
         return words + ["--quick", f"--out={root}/BENCHMARKS.md"]
     config = flags.get("config", "")
     if config.startswith("configs/") and not config.startswith("configs/figures/"):
@@ -246,9 +247,17 @@ def test_tiny_form_of_a_command():
 
 
 def _by_source() -> dict[str, list[str]]:
+    """The commands to run, by source file; one of those with the same tiny form (the
+    figures' variants all become --quick)."""
     out: dict[str, list[str]] = {}
+    seen = set()
     for source, command in commands():
-        out.setdefault(source, []).append(command)
+        if command in KNOWN_BROKEN:
+            continue
+        key = shlex.join(tiny(command, pathlib.Path("ROOT")))
+        if key not in seen:
+            seen.add(key)
+            out.setdefault(source, []).append(command)
     return out
 
 

@@ -139,20 +139,18 @@ def check_options(config, options: dict) -> None:
             raise ValueError(f"estimator_options.{key} is not an option of estimator={name!r} "
                              f"(its constructor takes {takes}); {fix}")
     baseline = options.get("baseline", "none")
-    owners = {"estimator": (cls, ESTIMATORS.values()),
-              "baseline": (BASELINES.get(baseline), BASELINES.values())}
+    owners = {"estimator": (cls, ESTIMATORS), "baseline": (BASELINES.get(baseline), BASELINES)}
     for field, option, whose in _OPTION_FIELDS:
-        owner, family = owners[whose]
+        owner, registry = owners[whose]
         if field not in config or owner is None or option in _options_of(owner):
             continue
         value = config[field]
-        users = sorted(n for n, c in (ESTIMATORS if whose == "estimator" else BASELINES).items()
-                       if option in _options_of(c))
+        users = sorted(n for n, c in registry.items() if option in _options_of(c))
         what = f"estimator={name!r}" if whose == "estimator" else f"baseline={baseline!r}"
         if field in _swept(config):
             raise ValueError(f"vmap_sweep varies {field}, which {what} ignores (it applies to "
                              f"{', '.join(users)}); drop it from --config.vmap_sweep.")
-        if value not in _defaults(family, option):
+        if value not in _defaults(registry.values(), option):
             raise ValueError(f"{field}={value} does not apply to {what} (only to {whose} "
                              f"{', '.join(users)}); drop --config.{field} or set "
                              f"--config.{whose} to one of those.")
