@@ -131,6 +131,32 @@ def _replace_each_coordinate(x: jax.Array, values: jax.Array) -> jax.Array:
     return jnp.where(eye, values[None, :], x[None, :])
 
 
+# Elements per block: a block's arrays stay in the CPU's cache (about 4 MB of float32).
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def _in_blocks(fn, xs, size: int):
+    """``fn`` (maps a batch ``[B, ...]`` pytree to a batch) over ``xs`` in blocks of ``size``.
+
+    One ``lax.scan`` over blocks; the last block is padded with copies of the last row (one
+    traced body keeps compile time low) and the padding's rows are dropped. Rows are
+    independent, so the result equals ``fn(xs)`` up to float reassociation.
+    """
+    n = jax.tree.leaves(xs)[0].shape[0]
+    size = max(1, min(size, n))
+    blocks = -(-n // size)
+    if blocks == 1:
+        return fn(xs)
+    pad = blocks * size - n
+
+    def split(a):  # [N, ...] -> [blocks, size, ...]
+        a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) if pad else a
+        return a.reshape(blocks, size, *a.shape[1:])
+
+    ys = jax.lax.scan(lambda _, blk: (None, fn(blk)), None, jax.tree.map(split, xs))[1]
+    return jax.tree.map(lambda a: a.reshape(blocks * size, *a.shape[2:])[:n], ys)
+
+
 class MeasureValued(base.Estimator):
     r"""Measure-valued derivative of a diagonal Gaussian (Mohamed et al. 2020, Sec. 6).
 
@@ -146,6 +172,13 @@ class MeasureValued(base.Estimator):
     surrogate is linear in (loc, log scale) with these weights, so its gradient reaches
     whatever the Gaussian's parameters depend on; f's direct dependence on the parameters is
     differentiated at the base sample.
+
+    Cost: each sample evaluates f on 4 ``[D, D]`` matrices. Those are built and reduced in
+    blocks that fit the cache, and the noise is drawn in blocks of its own and materialised
+    before the matrices are built: left to itself XLA fuses the noise's transcendental
+    functions (erf_inv, log, sqrt) into the ``[K, D, D]`` consumers, recomputing them D times
+    per value, and streams four ``[K, D, D]`` arrays through memory (2.4 s for K = 1e4,
+    D = 100; 16 GB at K = 1e5).
     """
 
     name = "measure_valued"
@@ -158,17 +191,26 @@ class MeasureValued(base.Estimator):
         per key ``[K]``; ``f`` maps ``[D, D]`` rows to ``[D]``."""
         d = loc.shape[0]
 
-        def one(key):
+        def draw(key):  # the noise of one sample: base sample [D], replacements [4, D]
             eps, w_pos, w_neg, m_pos, g = measure_valued_noise(key, (d,), loc.dtype,
                                                                self.coupling)
-            x = loc + scale * eps  # [D]
-            g_mean = (f(_replace_each_coordinate(x, loc + scale * w_pos))
-                      - f(_replace_each_coordinate(x, loc - scale * w_neg)))
-            g_scale = (f(_replace_each_coordinate(x, loc + scale * m_pos))
-                       - f(_replace_each_coordinate(x, loc + scale * g))) / scale
-            return g_mean / (np.sqrt(2.0 * np.pi) * scale), scale * g_scale, x
+            pos_neg = jnp.stack([loc + scale * w_pos, loc - scale * w_neg,
+                                 loc + scale * m_pos, loc + scale * g])
+            return loc + scale * eps, pos_neg
 
-        return jax.vmap(one)(keys)
+        def evaluate(x, values):  # [D], [4, D] -> [4, D]
+            return jax.vmap(lambda v: f(_replace_each_coordinate(x, v)))(values)
+
+        def block(keys_b):  # [B] -> ([B, D], [B, 4, D])
+            x, values = jax.vmap(draw)(keys_b)
+            fx = _in_blocks(lambda xv: jax.vmap(evaluate)(*xv), (x, values),
+                            _BLOCK_ELEMENTS // (4 * d * d))
+            return x, fx
+
+        x, fx = _in_blocks(block, keys, _BLOCK_ELEMENTS // (9 * d))  # 9 draws per coordinate
+        g_mean = fx[:, 0] - fx[:, 1]  # [K, D]
+        g_scale = (fx[:, 2] - fx[:, 3]) / scale[None, :]
+        return g_mean / (np.sqrt(2.0 * np.pi) * scale)[None, :], scale[None, :] * g_scale, x
 
     def __call__(self, f, dist, *, key, num_samples=1, state=None, objective="mean",
                  temperature=None, params=None):
