@@ -126,6 +126,8 @@ _DESCRIBED: dict[str, Rule] = {
     "eval.num_examples": integer(0).about("the evaluation's number of test examples"),
     "eval.grad_draws": integer(2).about("the draws per gradient-variance estimate"),
     "sigma": real(0).about("the exploration noise's standard deviation"),
+    "mesh.data": integer(1).about("the devices splitting each batch"),
+    "mesh.members": integer(0).about("the devices holding the members (0: the rest)"),
 }
 _INTEGERS = {  # lowest allowed value
     0: ("num_epochs", "kl_warmup_steps", "eval.final_num_examples", "model.depth",
