@@ -4,6 +4,8 @@ import gzip
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -129,3 +131,24 @@ def test_changed_sklearn_digits_are_refused(monkeypatch):
     monkeypatch.setattr(sklearn.datasets, "load_digits", changed)
     with pytest.raises(data.DataError, match="digits .*differ"):
         data.load_sklearn_digits("train")
+
+
+def test_ode_workdir_is_not_touched_on_a_changed_lynx_hare_file(tmp_path):
+    # The entry point refuses before the workdir is read or written: a finished run's files
+    # stay as they were (the rerun used to resume on the changed series and rewrite them).
+    root = tmp_path / "data"
+    root.mkdir()
+    dest = _lynx_copy(root, lambda t: t.replace("1902,9.8,70.2", "1902,9.8,70.3"))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "final_metrics.json").write_text('{"sentinel": 1}')
+    p = subprocess.run([sys.executable, "-m", "experiments.main",
+                        "--config=configs/ode_inference.py:quick", f"--workdir={workdir}",
+                        f"--config.data.data_dir={root}"],
+                       cwd=os.path.dirname(os.path.dirname(__file__)), capture_output=True,
+                       text=True, timeout=300)
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert p.returncode == 1 and len(errors) == 1, p.stderr[-2000:]
+    assert str(dest) in errors[0] and hashlib.sha256(dest.read_bytes()).hexdigest() in errors[0]
+    assert sorted(x.name for x in workdir.iterdir()) == ["final_metrics.json"]
+    assert (workdir / "final_metrics.json").read_text() == '{"sentinel": 1}'
