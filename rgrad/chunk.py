@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable
 from typing import Any
 
@@ -96,20 +97,39 @@ def compile_chunk(task: Task, tx: optax.GradientTransformation, base_lr: float |
     return jax.jit(run, donate_argnums=0), traces
 
 
-def raise_if_nonfinite(bad: Any, member_list: list[dict[str, Any]], where: str) -> None:
-    """Raise :class:`NonFiniteError` naming the first bad member's step and quantity.
+def raise_if_nonfinite(bad: Any, member_list: list[dict[str, Any]],
+                       checkpoints: str | pathlib.Path, last_checkpoint: int | None) -> None:
+    """Raise :class:`NonFiniteError` naming the first bad step, the quantity, and the way on.
+
+    Steps are numbered as in ``metrics.jsonl`` (``step`` there is the number of completed
+    steps): the update that starts after ``s`` completed steps (``Task.loss`` sees ``step=s``)
+    is step ``s + 1``.
 
     Args:
       bad: the chunk's ``bad`` output, int32 ``[M, 2]``.
       member_list: the run's members (to name the culprit).
-      where: the checkpoint directory left intact (for the message).
+      checkpoints: the run's checkpoint folder (``WORKDIR/checkpoints``).
+      last_checkpoint: the step of its newest checkpoint, None when there is none.
     """
     bad = np.asarray(jax.device_get(bad))
-    if not (bad[:, 0] >= 0).any():
+    hit = bad[:, 0] >= 0
+    if not hit.any():
         return
-    i = int(np.argmax(bad[:, 0] >= 0))
+    i = int(np.argmin(np.where(hit, bad[:, 0], np.iinfo(np.int32).max)))  # earliest step
+    step = int(bad[i, 0]) + 1
     what = "loss" if bad[i, 1] == 0 else "gradient (global norm)"
+    who = f" (member {i}: {member_list[i]})" if len(member_list) > 1 else ""
+    checkpoints = pathlib.Path(checkpoints)
+    workdir = checkpoints.parent
+    head = (f"non-finite {what} at step {step}{who} (steps numbered as in metrics.jsonl); "
+            "stopped without saving.")
+    if last_checkpoint is None:
+        raise NonFiniteError(
+            f"{head} No checkpoint exists in {checkpoints}: start over with a lower learning "
+            "rate or clipping, e.g. the same command with --restart --config.optim.lr=LOWER "
+            "(or --config.optim.grad_clip=1.0).")
     raise NonFiniteError(
-        f"non-finite {what} at step {int(bad[i, 0])} (member {i}: {member_list[i]}); stopped "
-        f"without saving, the last good checkpoint in {where} is intact. Lower the learning "
-        "rate or clip gradients (--config.optim.grad_clip=1.0).")
+        f"{head} The last good checkpoint is step {last_checkpoint} "
+        f"({checkpoints / str(last_checkpoint)}). To continue from it with a lower learning "
+        f"rate or clipping, run the same command with --fork_from={workdir} "
+        "--workdir=NEW_WORKDIR --config.optim.lr=LOWER (or --config.optim.grad_clip=1.0).")

@@ -84,10 +84,11 @@ class MetricWriter:
             self._hparams = [member_hparams(config, m) for m in self.members]
             self._hparams_done = {i for i, n in enumerate(self.names)
                                   if f"{n}:{tb_events.HPARAMS_TAG}" in kept}
-            if config is not None and resume_step == 0:
+            if config is not None:  # once per run folder (a fork's new folder gets it too)
                 text = "```json\n" + config.to_json_best_effort(indent=2) + "\n```"
-                for log in self._tb:
-                    log.text(0, "config", text)
+                for n, log in zip(self.names, self._tb, strict=True):
+                    if f"{n}:config/text_summary" not in kept:
+                        log.text(0, "config", text)
         if torn:
             self.note(f"{self.path}: dropped a torn last line (a run killed mid-write): "
                       f"{torn[:80]!r}")

@@ -112,7 +112,14 @@ class Task(abc.ABC):
         return schedules.lr_schedule(self.config.optim, num_steps)
 
     def optimizer(self, schedule: optax.Schedule) -> optax.GradientTransformation:
-        """The optimizer; default: ``config.optim`` (adam/adamw/sgd, optional clipping)."""
+        """The optimizer; default: ``config.optim`` (adam/adamw/sgd, optional clipping).
+
+        The clipping slot is always chained in front (a no-op when ``optim.grad_clip`` is 0),
+        so the optimizer state has one tree with or without clipping: a diverged run can be
+        continued from its checkpoint with clipping added (:mod:`rgrad.clipping`).
+        """
+        from rgrad import clipping
+
         o = self.config.optim
         makers = {"adam": lambda: optax.adam(schedule, b1=o.b1, b2=o.b2, eps=o.eps),
                   "adamw": lambda: optax.adamw(schedule, b1=o.b1, b2=o.b2, eps=o.eps,
@@ -121,10 +128,7 @@ class Task(abc.ABC):
         if o.name not in makers:
             raise ValueError(f"config.optim.name={o.name!r} is unknown; use one of "
                              f"{sorted(makers)}.")
-        tx = makers[o.name]()
-        if o.grad_clip:
-            tx = optax.chain(optax.clip_by_global_norm(o.grad_clip), tx)
-        return tx
+        return optax.chain(clipping.global_norm_clip(o.grad_clip), makers[o.name]())
 
     # ----------------------------------------------------------------------------------------
     # Evaluation: jitted once per run and vmapped over the members (rgrad.evaluation).

@@ -89,13 +89,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     ts = init_members(task, tx, config, member_list)
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
     check_resume_data(workdir, fingerprint, resuming=ckpt.latest_step() is not None)
-    ts = shard_members(ckpt.restore_or(ts))
+    # hparams (a swept lr, tau, ...) come from this config, not the checkpoint: a run forked
+    # after a divergence with a lower learning rate must train with it.
+    ts = shard_members(ckpt.restore_or(ts)._replace(hparams=ts.hparams))
     start = int(jax.device_get(ts.step[0]))
     (workdir / "config.json").write_text(_resolved(config, num_steps).to_json_best_effort(
         indent=2))
     writer = metrics_io.MetricWriter(workdir, resume_step=start, progress=progress,
                                      total=num_steps, initial=start, member_list=member_list,
                                      config=_resolved(config, num_steps))
+    for text in ckpt.notes:  # a damaged checkpoint passed over, or one restored unverified
+        writer.note(text)
     if start:
         writer.note(f"resumed from checkpoint at step {start}")
 
@@ -106,7 +110,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             stop = min(num_steps, _next_multiple(step, config.log_every))
             t0 = time.perf_counter()
             ts, sums, bad = run_chunk(ts, data, jnp.int32(stop - step))
-            raise_if_nonfinite(bad, member_list, str(ckpt.directory))
+            raise_if_nonfinite(bad, member_list, ckpt.directory, ckpt.latest_step())
             n_steps = stop - step
             step = stop
             train = {k: np.asarray(v) / n_steps for k, v in jax.device_get(sums).items()}

@@ -85,26 +85,52 @@ def scalars(eas: dict[str, EventAccumulator]) -> dict:
             for run, ea in eas.items()}
 
 
-def kill_after(monkeypatch, step):
-    """Make the loop die (KeyboardInterrupt) right after it logged ``step``."""
-    original = metrics_io.MetricWriter.write_train
+KILLED_RUN = """
+import os, signal, sys
+sys.path.insert(0, "tests")
+import test_logging as t
+from rgrad import metrics_io
+original = metrics_io.MetricWriter.write_train
+def dying(self, step, *a, **k):
+    original(self, step, *a, **k)
+    if step == 50:
+        self.flush()  # step 50's events on disk, past the checkpoint at 40
+        with open(self.path, "a") as f:
+            f.write('{"step": 60, "split": "tr')  # a kill mid-write
+        os.kill(os.getpid(), signal.SIGKILL)
+metrics_io.MetricWriter.write_train = dying
+t.run(t.config(), sys.argv[1])
+"""
 
-    def dying(self, s, *a, **k):
-        original(self, s, *a, **k)
-        if s == step:
-            raise KeyboardInterrupt
 
-    monkeypatch.setattr(metrics_io.MetricWriter, "write_train", dying)
-    return lambda: monkeypatch.setattr(metrics_io.MetricWriter, "write_train", original)
+def _on_disk_at_checkpoints(tmp_path, monkeypatch, c) -> list[tuple[int, int]]:
+    """(checkpoint step, last train step in the event files on disk when it is saved)."""
+    from rgrad import checkpoint
+
+    seen, save = [], checkpoint.Checkpointer.save
+
+    def spy(self, step, *a, **k):
+        logged = [e.step for path in tb_events.event_files(tmp_path / "tb")
+                  for e, _ in tb_events.read_events(path)[0]
+                  if any(v.tag == "train/w0" for v in e.summary.value)]
+        seen.append((step, max(logged, default=0)))
+        return save(self, step, *a, **k)
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", spy)
+    run(c, tmp_path)
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", save)
+    return seen
 
 
 def test_tensorboard_per_member_and_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys):
     """4 members (2 seeds x 2 points) as 4 named runs with scalars, images, config and hparams;
-    killed after step 50 (checkpoint 40, torn JSON line and torn event record), resumed: the
+    SIGKILLed after step 50 (checkpoint 40, torn JSON line and torn event record), resumed: the
     same TensorBoard scalars, images' steps and metrics.jsonl as an uninterrupted run; without
     the truncation they differ."""
     c = config()
-    run(c, tmp_path / "full")
+    # Every checkpoint finds the events up to its step on disk (flushed before it is saved).
+    assert _on_disk_at_checkpoints(tmp_path / "full", monkeypatch, c) == [(20, 20), (40, 40),
+                                                                          (60, 60)]
     full = read_tb(tmp_path / "full")
     assert list(full) == ["seed0_noise=0", "seed0_noise=0.1", "seed1_noise=0", "seed1_noise=0.1"]
     ea = full["seed1_noise=0.1"]
@@ -123,13 +149,10 @@ def test_tensorboard_per_member_and_resume_equals_uninterrupted(tmp_path, monkey
     start = hp["_hparams_/session_start_info"]
     assert b"member.seed" in start and b"optim.lr" in start and b"noise" in start
 
-    restore = kill_after(monkeypatch, 50)
-    with pytest.raises(KeyboardInterrupt):
-        run(c, tmp_path / "killed")
-    restore()
     killed = tmp_path / "killed"
-    with open(killed / "metrics.jsonl", "a") as f:
-        f.write('{"step": 60, "split": "tr')  # a kill mid-write
+    r = subprocess.run([sys.executable, "-c", KILLED_RUN, str(killed)], cwd=ROOT, timeout=300,
+                       capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr[-2000:]
     event_file = tb_events.event_files(killed / "tb")[0]
     with open(event_file, "ab") as f:
         f.write(b"\x30\x00\x00\x00\x00\x00\x00\x00\x01\x02")  # a torn record
@@ -152,6 +175,14 @@ def test_tensorboard_per_member_and_resume_equals_uninterrupted(tmp_path, monkey
     monkeypatch.setattr(tb_events, "truncate_events", lambda root, step: set())
     run(c, tmp_path / "untruncated")
     assert scalars(read_tb(tmp_path / "untruncated")) != scalars(full)
+
+
+def test_without_the_flush_events_are_not_on_disk_at_checkpoints(tmp_path, monkeypatch):
+    """The wrong variant of the main test's check: events wait in a buffer (a kill loses
+    them) unless the loop flushes before each checkpoint."""
+    monkeypatch.setattr(metrics_io.MetricWriter, "flush", lambda self: None)
+    c = config(num_seeds=1, vmap_sweep="", num_steps=40)
+    assert _on_disk_at_checkpoints(tmp_path, monkeypatch, c) == [(20, 0), (40, 0)]
 
 
 def test_torn_and_bad_jsonl_lines(tmp_path):
