@@ -243,3 +243,21 @@ def check_estimator(config: ml_collections.ConfigDict, field: str = "num_samples
         raise ValueError(f"config.{field}={n} is out of range: estimator={config.estimator!r}"
                          f"{with_baseline} needs {field} >= {est.min_samples}.")
     est.check(objective=objective, num_samples=n)
+
+
+# The evaluation fields of the tasks with importance-weighted bounds (vae, hvae, srnn,
+# binary_vae, categorical_vae): the bounds need samples and test digits.
+BOUNDS: dict[str, Rule] = {
+    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
+    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
+    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
+
+
+def check_latent_image(config: ml_collections.ConfigDict) -> None:
+    """The checks of an :class:`rgrad.vae.LatentImageTask` (vae, hvae, srnn): a known
+    objective, served by the estimator with ``config.num_samples`` draws (rloo: >= 2)."""
+    from rgrad.vae import OBJECTIVES
+
+    if config.objective not in OBJECTIVES:
+        raise ValueError(f"config.objective={config.objective!r}; use 'elbo' or 'iwae'.")
+    check_estimator(config, objective=OBJECTIVES[config.objective])

@@ -46,7 +46,7 @@ import numpy as np
 import optax
 
 from rgrad import diagnostics, estimators
-from rgrad.config_checks import check_estimator, integer
+from rgrad.config_checks import BOUNDS, check_estimator
 from rgrad.estimators.latents import Bernoullis
 from rgrad.nn import bernoulli_log_prob
 from rgrad.task import Task
@@ -263,12 +263,8 @@ class BinaryVAETask(Task):
         return self._report(params, state, key, e.final_num_examples, e.final_num_samples)
 
 
-# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config): the
-# k-sample bounds need samples and test digits.
-CONFIG_DOMAINS = {
-    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
-    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
-    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = BOUNDS
 
 
 def check_config(config) -> None:

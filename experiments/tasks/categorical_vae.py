@@ -42,7 +42,7 @@ import numpy as np
 
 from rgrad import data as rdata
 from rgrad import diagnostics, estimators
-from rgrad.config_checks import check_estimator, integer
+from rgrad.config_checks import BOUNDS, check_estimator
 from rgrad.nn import MLP, bernoulli_log_prob, categorical_kl_to_uniform
 from rgrad.task import Task
 from rgrad.vae import IMAGE, OneHotCategoricals
@@ -224,12 +224,8 @@ class CategoricalVAETask(Task):
         return self._report(params, state, key, e.final_num_examples, e.final_num_samples)
 
 
-# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config): the
-# k-sample bounds need samples and test digits.
-CONFIG_DOMAINS = {
-    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
-    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
-    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS = BOUNDS
 
 
 def check_config(config) -> None:

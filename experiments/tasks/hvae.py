@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.tasks import vae as vae_task
 from rgrad import diagnostics, plotting
+from rgrad.config_checks import BOUNDS, check_latent_image
 from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
 from rgrad.vae import IMAGE, LatentImageTask, lead
 
@@ -186,7 +186,7 @@ class HVAETask(LatentImageTask):
 
 
 # The checks of every rgrad.vae.LatentImageTask (estimator, objective, bounds).
-CONFIG_DOMAINS, check_config = vae_task.CONFIG_DOMAINS, vae_task.check_config
+CONFIG_DOMAINS, check_config = BOUNDS, check_latent_image
 
 
 def make_task(config, arrays=None) -> HVAETask:

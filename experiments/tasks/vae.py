@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from rgrad import plotting
-from rgrad.config_checks import check_estimator, integer
+from rgrad.config_checks import BOUNDS, check_latent_image
 from rgrad.nn import MLP, bernoulli_log_prob, normal_log_prob
-from rgrad.vae import IMAGE, OBJECTIVES, DiagNormal, LatentImageTask
+from rgrad.vae import IMAGE, DiagNormal, LatentImageTask
 
 __all__ = ["VAE", "VAETask", "bernoulli_log_prob", "make_task"]
 
@@ -95,20 +95,8 @@ class VAETask(LatentImageTask):
         return paths
 
 
-# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config): the
-# k-sample bounds need samples and test digits.
-CONFIG_DOMAINS = {
-    "eval.num_samples": integer(1).about("the evaluation's number of samples"),
-    "eval.num_examples": integer(1).about("the evaluation's number of test examples"),
-    "eval.final_num_examples": integer(1).about("the final evaluation's test examples")}
-
-
-def check_config(config) -> None:
-    """The estimator serves the objective with ``config.num_samples`` draws (rloo: >= 2);
-    also the checks of the tasks built on :class:`rgrad.vae.LatentImageTask` (hvae, srnn)."""
-    if config.objective not in OBJECTIVES:
-        raise ValueError(f"config.objective={config.objective!r}; use 'elbo' or 'iwae'.")
-    check_estimator(config, objective=OBJECTIVES[config.objective])
+# Beyond rgrad.config_checks.COMMON (checked by experiments.registry.check_config).
+CONFIG_DOMAINS, check_config = BOUNDS, check_latent_image
 
 
 def make_task(config, arrays=None) -> VAETask:
