@@ -50,6 +50,12 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.data_dir = ""  # empty: $RGRAD_DATA_DIR, then ~/.cache/rgrad
     c.data.download = True
 
+    # Device mesh (rgrad/mesh.py): mesh.data devices split each batch; mesh.members devices
+    # (0: all the others) hold the members (seeds x vmap_sweep points), padded to fit.
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.data = 1
+    c.mesh.members = 0
+
     # Weights & Biases (rgrad/wandb_sink.py): off while project is empty.
     c.wandb = ml_collections.ConfigDict()
     c.wandb.project = ""  # e.g. --config.wandb.project=rgrad: one wandb run per member

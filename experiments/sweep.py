@@ -30,7 +30,7 @@ import re
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments import cli, registry, run
+from experiments import cli, launch, registry, run
 from rgrad import train
 from rgrad import workdir as run_dir
 
@@ -40,6 +40,17 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Parent folder of the points' wo
 _SWEEP = flags.DEFINE_string("sweep", "", "Grid 'a=1,2;b.c=x,y'; empty: the config's sweep().")
 _RESTART = flags.DEFINE_bool("restart", False, "Delete and rerun the points whose folders "
                              "hold a run of another config.")
+_LAUNCHER = flags.DEFINE_enum("launcher", "local", ["local", "slurm", "submitit_local"],
+                              "local: here, one point after another; slurm: one SLURM job per "
+                              "point (experiments/launch.py); submitit_local: those jobs as "
+                              "local processes.")
+_PARTITION = flags.DEFINE_string("slurm_partition", "", "SLURM partition (default: the "
+                                 "cluster's).")
+_TIME = flags.DEFINE_integer("slurm_time", 60, "Time limit of each job, minutes.")
+_GPUS = flags.DEFINE_integer("slurm_gpus", 0, "GPUs per job.")
+_CPUS = flags.DEFINE_integer("slurm_cpus", 4, "CPUs per job.")
+_TASKS = flags.DEFINE_integer("slurm_tasks", 1, "Processes per job (>1: a multi-host run).")
+_PARALLEL = flags.DEFINE_integer("slurm_parallel", 0, "Jobs running at once (0: no limit).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -101,8 +112,11 @@ def _same_length(folder: pathlib.Path, config) -> bool:
 
 
 def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
-              progress: bool = True, restart: bool = False) -> list[dict]:
+              progress: bool = True, restart: bool = False, launcher=None) -> list[dict]:
     """Train every point (skipping finished ones) and write the results table.
+
+    ``launcher``: an :class:`experiments.launch.Launcher` that trains the unfinished points as
+    cluster jobs (all submitted, then awaited); None trains them here, one after another.
 
     Returns:
         One row per point and vmap sweep point: the point's fields, ``status`` ("ok", or
@@ -111,7 +125,10 @@ def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
     """
     workdir = pathlib.Path(workdir)
     rows = []
-    for point, config, out, finished in plan(base_config, workdir, points, restart):
+    planned = plan(base_config, workdir, points, restart)
+    launched = launcher.train([(c, o, bool(run_dir.identity_changes(o, c)))
+                               for _, c, o, done in planned if not done]) if launcher else {}
+    for point, config, out, finished in planned:
         if finished:
             print(f"[sweep] {out.name}: finished, skipped")
             result = json.loads((out / "final_metrics.json").read_text())
@@ -119,7 +136,10 @@ def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
             print(f"[sweep] {out.name}: training")
             stale = bool(run_dir.identity_changes(out, config))
             try:
-                result = run.run(config, workdir=out, progress=progress, restart=stale).output
+                result = launched[out]() if out in launched else run.run(
+                    config, workdir=out, progress=progress, restart=stale).output
+                if "failed" in result:  # a cluster job's point that diverged
+                    raise train.NonFiniteError(result["failed"])
             except train.NonFiniteError as e:
                 reason = str(e).split(";")[0].split(". ")[0].split(" (")[0]
                 print(f"[sweep] {out.name}: failed: {reason}")
@@ -162,7 +182,12 @@ def main(argv):
         if not points:
             raise ValueError("no sweep points: pass --sweep='name=v1,v2;...' or define "
                              "sweep(add, arg) in the config file.")
-        rows = run_sweep(_CONFIG.value, _WORKDIR.value, points, restart=_RESTART.value)
+        launcher = None if _LAUNCHER.value == "local" else launch.Launcher(
+            _LAUNCHER.value, pathlib.Path(_WORKDIR.value) / "jobs", partition=_PARTITION.value,
+            time_min=_TIME.value, gpus=_GPUS.value, cpus=_CPUS.value, tasks=_TASKS.value,
+            parallel=_PARALLEL.value)
+        rows = run_sweep(_CONFIG.value, _WORKDIR.value, points, restart=_RESTART.value,
+                         launcher=launcher)
     table = pathlib.Path(_WORKDIR.value) / "results.md"
     failed = [point_name(p) for p in points  # a diverged point has no final_metrics.json
               if not (table.parent / point_name(p) / "final_metrics.json").exists()]
