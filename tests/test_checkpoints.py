@@ -334,3 +334,43 @@ def test_make_snapshot_carries_the_digest(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert checkpoint_digest.check(snaps / "q" / "checkpoints" / "60") == (
         checkpoint_digest.INTACT, "")
+
+
+def test_fork_after_divergence_as_the_message_says(tmp_path):
+    """The message's advice through the run API: the same workdir refuses the changed config
+    (run identity), ``fork_from`` continues the last good checkpoint with clipping added."""
+    from experiments import run
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    c = quadratic_config()
+    with pytest.raises(train.NonFiniteError) as e:
+        run.run(c, workdir=old, task=Quadratic(c))
+    assert f"--fork_from={old} --workdir=NEW_WORKDIR" in str(e.value)
+    clipped = quadratic_config(optim={"grad_clip": 1.0})
+    with pytest.raises(ValueError, match="optim.grad_clip"):
+        run.run(clipped, workdir=old, task=Quadratic(clipped))
+    r = run.run(clipped, workdir=new, task=Quadratic(clipped), fork_from=old)
+    assert r.metrics[0]["abs_w"] == 2.0**60 and int(r.output["train_state"].step[0]) == 100
+
+
+def _main(*args):
+    return subprocess.run([sys.executable, "-m", "experiments.main", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_divergence_without_checkpoint_then_restart_with_lower_lr(tmp_path):
+    """A real VAE run at lr=0.3 diverges in step 2, before any checkpoint; the message's own
+    advice (--restart with a lower lr) then trains."""
+    args = ["--config=configs/vae.py:quick", "--config.num_steps=20", "--config.log_every=10",
+            "--config.artifacts=False", f"--workdir={tmp_path}"]
+    r = _main(*args, "--config.optim.lr=0.3")
+    err = r.stderr.strip().splitlines()[-1]
+    assert r.returncode != 0 and err.startswith("error: non-finite loss at step 2 "), r.stderr
+    assert f"No checkpoint exists in {tmp_path}/checkpoints" in err and "--restart" in err
+    assert not (tmp_path / "final_metrics.json").exists()
+    r = _main(*args, "--config.optim.lr=1e-3")  # refused: another lr in this workdir
+    assert r.returncode != 0 and "optim.lr" in r.stderr
+    r = _main(*args, "--config.optim.lr=1e-3", "--restart")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "final_metrics.json").exists()
