@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import hashlib
 import os
 import pathlib
 
@@ -20,13 +19,14 @@ from rgrad.datafiles import (
     FILES,
     DataError,
     RemoteFile,
+    check_packaged,
     check_values,
     data_dir,
     fetch,
 )
 
-__all__ = ["ENV_VAR", "FILES", "DataError", "RemoteFile", "Split", "data_dir", "fetch",
-           "labelled_splits", "load", "load_binarized_mnist", "load_lynx_hare",
+__all__ = ["ENV_VAR", "FILES", "DataError", "RemoteFile", "Split", "check_packaged", "data_dir",
+           "fetch", "labelled_splits", "load", "load_binarized_mnist", "load_lynx_hare",
            "load_mnist_like", "load_sklearn_digits", "load_with_fallback", "read_idx"]
 
 
@@ -85,10 +85,6 @@ def load_binarized_mnist(split: str, root=None, download=True) -> Split:
     return Split(x, np.full(len(x), -1, np.int32))
 
 
-# SHA-256 of the 1797 digits' 8x8 grey levels (0-16) and labels as uint8, C order.
-_DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
-
-
 def load_sklearn_digits(split: str) -> Split:
     """scikit-learn's 8x8 digits (1797 images, ships offline), upsampled to 28x28 like MNIST.
 
@@ -98,12 +94,7 @@ def load_sklearn_digits(split: str) -> Split:
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    got = hashlib.sha256(d.images.astype(np.uint8).tobytes()
-                         + d.target.astype(np.uint8).tobytes()).hexdigest()
-    if got != _DIGITS_SHA256:  # scikit-learn ships the file; a changed copy is refused
-        raise DataError(f"scikit-learn's bundled digits (values sha256 {got[:16]}...) differ "
-                        f"from the published 1797 digits (expected {_DIGITS_SHA256[:16]}...); "
-                        "reinstall scikit-learn.")
+    check_packaged("sklearn_digits", d.images, d.target)  # a changed copy is refused
     img = d.images.astype(np.float32) / 16.0  # [N, 8, 8]
     # Nearest-neighbour upsampling to 24x24, padded to 28x28 (MNIST's 20x20 box + margin).
     img = np.kron(img, np.ones((3, 3), np.float32))

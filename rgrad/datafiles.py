@@ -136,6 +136,39 @@ def check_values(relpath: str, path: pathlib.Path, rows) -> None:
             "can be downloaded again, or copy a good file there.")
 
 
+# Datasets that ship inside packages (no file of ours to checksum): SHA-256 of their values
+# (:func:`arrays_sha256` of the arrays the loaders read), so that another package version
+# with changed data is refused instead of silently training on it.
+PACKAGED: dict[str, str] = {
+    "sklearn_digits": "7d6028867799593fb18de3a62ccf01a1882c2ebece9a6ea0e24f0d0d4c7955ad",
+    "sklearn_iris": "79fbd12da4bfabccdbd2bfacca758e7b7c4658c16acd74cc10cbc24319c594c6",
+    "lifelines_rossi": "69ffc0e5ee82e8fda5329ce85503b0231d9c9e96a3f670bae98b1367000d4da5",
+}
+
+
+def arrays_sha256(*arrays) -> str:
+    """SHA-256 of arrays' dtypes, shapes and bytes (integers as int64, floats as float64)."""
+    import numpy as np  # datafiles itself needs no numpy
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.asarray(a)
+        a = np.ascontiguousarray(a, np.float64 if a.dtype.kind == "f" else np.int64)
+        h.update(f"{a.dtype.str} {a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def check_packaged(name: str, *arrays) -> None:
+    """Raise :class:`DataError` unless ``arrays`` are the values recorded in ``PACKAGED``."""
+    got, want = arrays_sha256(*arrays), PACKAGED[name]
+    if got != want:
+        package = name.split("_")[0]
+        raise DataError(f"the {name} data shipped with {package} (values sha256 {got[:16]}...) "
+                        f"differ from the recorded ones (expected {want[:16]}...); reinstall "
+                        f"{package} at the version of the lock file.")
+
+
 def _download(urls: tuple[str, ...], dest: pathlib.Path) -> None:
     """Fetch the first URL that answers into ``dest`` atomically (never a half-written file)."""
     errors = []

@@ -117,20 +117,56 @@ def test_values_checksum_changes_with_any_value():
         assert datafiles.values_sha256(changed) != base
 
 
-def test_changed_sklearn_digits_are_refused(monkeypatch):
-    import sklearn.datasets
+def _load_digits():
+    return data.load_sklearn_digits("train")
 
-    real = sklearn.datasets.load_digits
 
-    def changed():
-        d = real()
-        d.images = d.images.copy()
-        d.images[0, 3, 3] += 1
-        return d
+def _load_iris():
+    from experiments import run
+    from experiments.tasks import mixture
 
-    monkeypatch.setattr(sklearn.datasets, "load_digits", changed)
-    with pytest.raises(data.DataError, match="digits .*differ"):
-        data.load_sklearn_digits("train")
+    return mixture.iris(run.resolve("configs/mixture.py:quick", {"dataset": "iris"}))
+
+
+def _load_rossi():
+    from experiments.tasks import survival
+
+    return survival.load_rossi()
+
+
+def _bump_digits(d):
+    d.images = d.images.copy()
+    d.images[0, 3, 3] += 1
+    return d
+
+
+def _bump_iris(d):
+    d.data = d.data.copy()
+    d.data[7, 2] += 0.1
+    return d
+
+
+def _bump_rossi(d):
+    d = d.copy()
+    d.loc[5, "prio"] += 1
+    return d
+
+
+@pytest.mark.parametrize("module,name,load,bump", [
+    ("sklearn.datasets", "load_digits", _load_digits, _bump_digits),
+    ("sklearn.datasets", "load_iris", _load_iris, _bump_iris),
+    ("lifelines.datasets", "load_rossi", _load_rossi, _bump_rossi),
+], ids=["digits", "iris", "rossi"])
+def test_packaged_datasets_are_checked_against_their_recorded_values(monkeypatch, module, name,
+                                                                      load, bump):
+    import importlib
+
+    load()  # the installed package's copy passes
+    mod = importlib.import_module(module)
+    real = getattr(mod, name)
+    monkeypatch.setattr(mod, name, lambda *a, **k: bump(real(*a, **k)))
+    with pytest.raises(data.DataError, match=r"data shipped with \w+ \(values sha256 .*differ"):
+        load()
 
 
 def test_ode_workdir_is_not_touched_on_a_changed_lynx_hare_file(tmp_path):

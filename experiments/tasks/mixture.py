@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rgrad import data as rdata
 from rgrad import diagnostics, estimators
 from rgrad import nn as rnn
 from rgrad.config_checks import check_estimator
@@ -48,7 +49,9 @@ def iris(config):
     from sklearn.datasets import load_iris
     from sklearn.mixture import GaussianMixture
 
-    x = load_iris().data[:, 2:4].astype(np.float32)
+    raw = load_iris().data
+    rdata.check_packaged("sklearn_iris", raw)  # another scikit-learn's copy is refused
+    x = raw[:, 2:4].astype(np.float32)
     gm = GaussianMixture(config.num_components, covariance_type="diag", n_init=10,
                          random_state=0).fit(x)
     return x, {"weights": gm.weights_, "means": gm.means_, "scales": np.sqrt(gm.covariances_)}

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rgrad import data as rdata
 from rgrad import diagnostics, estimators, survival
 from rgrad.task import Task
 
@@ -29,6 +30,8 @@ def load_rossi() -> dict[str, np.ndarray]:
     from lifelines.datasets import load_rossi as _load
 
     d = _load()
+    rdata.check_packaged("lifelines_rossi", d[list(COVARIATES)].to_numpy(), d["week"].to_numpy(),
+                         d["arrest"].to_numpy())  # another lifelines' copy is refused
     return {"x": d[list(COVARIATES)].to_numpy(np.float32),
             "week": d["week"].to_numpy(np.float32), "arrest": d["arrest"].to_numpy(bool)}
 
