@@ -43,8 +43,9 @@ clean:
 	rm -rf runs figures_out .pytest_cache
 
 # Paper runs longer than one machine's life (the IWAE reproduction: ~4 h on 2 CPU cores).
-# `make snapshot` copies the latest finished checkpoint of runs/$(RUN), with the run's config,
-# data digest and metrics, to snapshots/$(RUN) (committed, ~5 MB); on a new checkout
+# `make snapshot` copies the latest intact checkpoint of runs/$(RUN) (finished, its digest
+# checked; damaged newer ones are named and skipped), with the run's config, data digest and
+# metrics, to snapshots/$(RUN) (committed, ~5 MB); on a new checkout
 # `make resume` restores it into runs/$(RUN) and continues the run with $(CONFIG). The data
 # dir must hold the data the run started with (RGRAD_DATA_DIR), or the loop refuses to resume.
 RUN       ?= vae_iwae
@@ -52,9 +53,9 @@ CONFIG    ?= configs/vae.py:iwae
 RUNS      ?= runs
 SNAPSHOTS ?= snapshots
 
-snapshot:
-	@last=$$(ls $(RUNS)/$(RUN)/checkpoints 2>/dev/null | grep -E '^[0-9]+$$' | sort -n | tail -1); \
-	if [ -z "$$last" ] || [ ! -e $(RUNS)/$(RUN)/checkpoints/$$last/commit_success.txt ]; then \
+snapshot: $(STAMP)
+	@last=$$($(BIN)/python -m rgrad.checkpoint_digest $(RUNS)/$(RUN)/checkpoints); \
+	if [ -z "$$last" ]; then \
 	  echo "$(RUNS)/$(RUN) has no finished checkpoint to snapshot (set RUN=<run name>)"; exit 1; fi; \
 	tmp=$(SNAPSHOTS)/.$(RUN).tmp; rm -rf $$tmp && mkdir -p $$tmp/checkpoints && \
 	cp -r $(RUNS)/$(RUN)/checkpoints/$$last $$tmp/checkpoints/ && \

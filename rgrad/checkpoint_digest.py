@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import pathlib
+import sys
 
 DIGEST_FILE = "rgrad_digest.json"
 _FORMAT = 1
@@ -117,3 +118,22 @@ def latest_intact(directory: str | pathlib.Path) -> tuple[int | None, list[str]]
             return step, damaged
         damaged.append(f"step {step}: {why}")
     return None, damaged
+
+
+def main(argv: list[str]) -> int:
+    """``python -m rgrad.checkpoint_digest CKPT_DIR``: print the newest intact step (what
+    ``make snapshot`` copies); the damaged newer ones go to stderr; exit 1 when none."""
+    if len(argv) != 2:
+        print("usage: python -m rgrad.checkpoint_digest CHECKPOINTS_DIR", file=sys.stderr)
+        return 2
+    step, damaged = latest_intact(argv[1])
+    for line in damaged:
+        print(f"{argv[1]}: {line} (damaged, skipped)", file=sys.stderr)
+    if step is None:
+        return 1
+    print(step)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -324,16 +324,21 @@ def test_resume_past_a_damaged_checkpoint_equals_an_uninterrupted_run(tmp_path, 
 
 
 @pytest.mark.skipif(not shutil.which("make"), reason="needs make")
-def test_make_snapshot_carries_the_digest(tmp_path):
+def test_make_snapshot_copies_the_latest_intact_checkpoint_with_its_digest(tmp_path):
     runs, snaps = tmp_path / "runs", tmp_path / "snapshots"
     c = regression_config()
     train.train_and_evaluate(c, runs / "q", task=Regression(c), progress=False)
-    make = ["make", "-s", "-o", ".venv/.installed", f"RUNS={runs}", f"SNAPSHOTS={snaps}",
-            "RUN=q", "snapshot"]
+    make = ["make", "-s", "-o", ".venv/.installed", f"BIN={pathlib.Path(sys.executable).parent}",
+            f"RUNS={runs}", f"SNAPSHOTS={snaps}", "RUN=q", "snapshot"]
     r = subprocess.run(make, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert checkpoint_digest.check(snaps / "q" / "checkpoints" / "60") == (
         checkpoint_digest.INTACT, "")
+    flip_bytes(runs / "q" / "checkpoints" / "60")  # a damaged latest one is skipped, named
+    r = subprocess.run(make, cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "step 40 of" in r.stdout, r.stdout + r.stderr
+    assert "step 60: default/" in r.stderr and "(damaged, skipped)" in r.stderr
+    assert [p.name for p in (snaps / "q" / "checkpoints").iterdir()] == ["40"]
 
 
 def test_fork_after_divergence_as_the_message_says(tmp_path):
