@@ -56,6 +56,15 @@ def test_every_config_default_and_variant_passes(ref):
     _check(ref)
 
 
+def test_every_config_sweep_point_passes():
+    from experiments import sweep
+
+    points = [(ref, p) for ref in ALL_REFS for p in sweep.config_sweep(ref)]
+    assert points  # some configs define sweep(add, arg)
+    for ref, point in points:
+        _check(ref, point)
+
+
 # (config, bad overrides, field named) -- issue 20's list, and what each allows at the edge.
 ISSUE_CASES = [
     ("vae.py:quick", {"optim.lr": 0.0}, "optim.lr", {"optim.lr": 1e-9}),
