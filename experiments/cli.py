@@ -12,10 +12,12 @@ import contextlib
 import errno
 import os
 import pathlib
+import re
 import sys
 from collections.abc import Iterator
 
 from absl import flags
+from absl import logging as absl_logging
 
 from experiments import run
 
@@ -86,9 +88,37 @@ def check_workdir(workdir: str | None) -> None:
         fail(f"--workdir={workdir} is a file, not a folder; give a folder (it is created).")
 
 
-_DISK = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-         errno.EFBIG: "a file grew past the size limit", errno.EROFS: "read-only filesystem",
-         errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+_SPACE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+          errno.EFBIG: "a file grew past the file size limit"}
+_ACCESS = {errno.EROFS: "the filesystem is read-only", errno.EACCES: "permission denied",
+           errno.EPERM: "operation not permitted"}
+
+
+def _disk_message(e: OSError) -> str:
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno in _SPACE:
+        return (f"cannot write the run's files{where}: {_SPACE[e.errno]} [errno {e.errno}]; "
+                "free space, then rerun the same command (it resumes from the last checkpoint).")
+    if e.errno in _ACCESS:
+        return (f"cannot write the run's files{where}: {_ACCESS[e.errno]} [errno {e.errno}]; "
+                "make the workdir writable or use another --workdir.")
+    return f"cannot use the workdir{where}: {e.strerror or e} [errno {e.errno}]."
+
+
+def _os_error(message: str) -> OSError | None:
+    """The OSError in a C++ (tensorstore) error text: ``... "PATH" ... [os_error_code='28']``."""
+    code = re.search(r"os_error_code='?(\d+)", message)
+    if not code:
+        return None
+    paths = re.findall(r'"(/[^"]+)"', message)
+    return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
+                   paths[-1] if paths else None)
+
+
+def _drop_orbax_thread_errors(record) -> bool:
+    # Orbax logs a failed background write (with its traceback) and raises the same error in
+    # the main thread, which one_line_errors reports: keep only that.
+    return not (record.levelno >= 40 and "orbax" in record.pathname)
 
 
 @contextlib.contextmanager
@@ -96,13 +126,11 @@ def one_line_errors() -> Iterator[None]:
     """Turn the errors a run can meet into one ``error:`` line and exit status 1."""
     from rgrad import train
 
+    absl_logging.get_absl_logger().addFilter(_drop_orbax_thread_errors)
     try:
         yield
-    except (ValueError, RuntimeError, train.NonFiniteError) as e:
-        fail(str(e))
     except OSError as e:
-        where = f" ({e.filename})" if e.filename else ""
-        why = _DISK.get(e.errno, e.strerror or str(e))
-        fail(f"cannot write the run's files{where}: {why} [{type(e).__name__}]; free space, "
-             "fix the permissions or use another --workdir (a rerun resumes from the last "
-             "checkpoint).")
+        fail(_disk_message(e))
+    except (ValueError, RuntimeError, train.NonFiniteError) as e:
+        inner = _os_error(str(e))
+        fail(_disk_message(inner) if inner else str(e))
