@@ -109,6 +109,10 @@ def test_truncated_latest_falls_back_to_previous_checkpoint(tmp_path):
     check_fallback(tmp_path, truncate, ["expected (truncated)"])
 
 
+def test_latest_with_a_missing_file_falls_back_to_previous_checkpoint(tmp_path):
+    check_fallback(tmp_path, lambda d: largest_file(d).unlink(), ["is missing"])
+
+
 def test_without_the_digest_check_flipped_bytes_restore_silently(tmp_path, monkeypatch):
     """The check is what catches it: turned off, the fallback test fails (orbax restores the
     flipped bytes as other numbers)."""
