@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from rgrad import distributed
 from rgrad.task import Task
 
 
@@ -33,6 +34,6 @@ class MemberImages:
     def __call__(self, ts, key: jax.Array, step: int) -> list[dict[str, np.ndarray]]:
         if not self.enabled:
             return []
-        out = jax.device_get(self._run(ts, key, jax.numpy.int32(step)))
+        out = distributed.host_read(self._run(ts, key, jax.numpy.int32(step)))  # gathered
         m = ts.step.shape[0]
         return [{k: np.asarray(v[i]) for k, v in out.items()} for i in range(m)]
