@@ -83,13 +83,13 @@ class Checkpointer:
         if status == digest.UNVERIFIED:
             self.notes.append(f"checkpoint {self.directory}/{step} has no digest (saved before "
                               "checkpoints had one); restored it unverified")
-        return self._restore(step, target)
+        return self._restore(step, target, verified=status == digest.INTACT)
 
-    def _restore(self, step: int, target: Any) -> Any:
+    def _restore(self, step: int, target: Any, verified: bool) -> Any:
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         try:
             return self._mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-        except (ValueError, KeyError) as e:
+        except Exception as e:  # noqa: BLE001 (orbax raises bare Exception for unreadable data)
             error = e
         if clipping.has_slots(abstract):
             # Saved before the optimizer always had its clipping slot (a run without
@@ -97,17 +97,21 @@ class Checkpointer:
             try:
                 old = self._mngr.restore(step, args=ocp.args.StandardRestore(
                     clipping.without_slots(abstract)))
-            except (ValueError, KeyError):
+            except Exception:  # noqa: BLE001, S110 (the first error is the one reported)
                 pass
             else:
                 self.notes.append(f"checkpoint {self.directory}/{step} holds the optimizer "
                                   "state of before the clipping slot; mapped into the current "
                                   "layout")
                 return clipping.with_slots(target, old)
-        raise ValueError(
-            f"checkpoint {self.directory}/{step} does not match this config (different "
-            f"model, number of seeds or sweep?): {error}. Use a fresh --workdir, or delete the "
-            "old checkpoints.") from None
+        detail = " ".join(str(error).split())  # orbax's tree diff, on one line
+        detail = detail[:400] + " ..." if len(detail) > 400 else detail or type(error).__name__
+        # Intact, it can only be another config's state; without a digest it may be damaged.
+        cause = "does not match this config (different model, number of seeds or sweep?)" \
+            if verified else "could not be read: it has no digest, so it may be damaged, or " \
+            "it holds another config's state"
+        raise ValueError(f"checkpoint {self.directory}/{step} {cause}: {detail}. Use a fresh "
+                         "--workdir, or move the old checkpoints away.") from None
 
     def _move_aside(self, step: int) -> pathlib.Path:
         src = self.directory / str(step)

@@ -163,6 +163,19 @@ def test_checkpoint_without_digest_restores_with_a_note(tmp_path):
                      "restored it unverified"]
 
 
+def test_checkpoint_of_another_config_or_unverified_and_unreadable_is_one_line(tmp_path):
+    d = saved(tmp_path)
+    with pytest.raises(ValueError, match=r"/2 does not match this config .*Use a fresh") as e:
+        restore(d, {"w": jnp.zeros(5)})
+    assert "\n" not in str(e.value)
+    (d / "2" / checkpoint_digest.DIGEST_FILE).unlink()
+    truncate(d / "2")
+    with pytest.raises(ValueError, match=r"/2 could not be read: it has no digest, so it may "
+                                         r"be damaged") as e:
+        restore(d)
+    assert "\n" not in str(e.value)
+
+
 def test_optimizer_state_has_one_tree_with_or_without_clipping():
     def tx_of(**optim):
         c = regression_config(optim=optim)
