@@ -159,8 +159,14 @@ def boundary_values(text):
     raise AssertionError(f"no boundary values for the range text {text!r}")
 
 
+@functools.cache
+def _resolved(ref):
+    """The default config of ``ref`` (read only)."""
+    return run.resolve(ref)
+
+
 def _task_domains(ref):
-    return getattr(registry.task_module(run.resolve(ref)), "CONFIG_DOMAINS", None) or {}
+    return getattr(registry.task_module(_resolved(ref)), "CONFIG_DOMAINS", None) or {}
 
 
 @functools.cache
@@ -168,7 +174,7 @@ def _config_with(path):
     """A config reference that has the dotted field ``path`` under the common rule (its task
     does not tighten it); quick variants first."""
     for ref in sorted(ALL_REFS, key=lambda r: not r.endswith(":quick")):
-        present, _ = config_checks._get(run.resolve(ref), path)
+        present, _ = config_checks._get(_resolved(ref), path)
         if present and path not in _task_domains(ref):
             return ref
     return None
@@ -224,15 +230,14 @@ def test_every_rule_refuses_just_outside_its_stated_range(owner, path, rule):
         if ref is None:
             pytest.skip(f"no config has {path} under the common rule")
     else:
-        ref = next(r for r in ALL_REFS if registry.task_module(run.resolve(r)).__name__
-                   == f"experiments.tasks.{owner}" and config_checks._get(run.resolve(r),
-                                                                           path)[0])
+        ref = next(r for r in ALL_REFS if registry.task_module(_resolved(r)).__name__
+                   == f"experiments.tasks.{owner}" and config_checks._get(_resolved(r), path)[0])
     check_boundaries(path, rule, ref, _task_domains(ref))
 
 
 def test_every_common_rule_is_exercised_by_some_config():
     unused = [p for p in config_checks.COMMON
-              if not any(config_checks._get(run.resolve(r), p)[0] for r in ALL_REFS)]
+              if not any(config_checks._get(_resolved(r), p)[0] for r in ALL_REFS)]
     assert unused == [], f"rules no config exercises (stale names?): {unused}"
 
 
