@@ -1,11 +1,13 @@
 """Checks of a run's config made before anything is written: one line naming field and fix.
 
 Every numeric field with a domain is checked against a table (dotted path -> :class:`Rule`),
-where it is present: :data:`COMMON` holds the fields of ``configs/base.py`` and the names
-several configs share under one meaning (``num_samples``, ``tau``, ``eval.map_batch``, ...); a
-task module adds its own fields with a ``CONFIG_DOMAINS`` table (see
-``experiments.registry.check_config``, which also runs a task's cross-field checks). A value out
-of its domain raises a one-line ``ValueError``::
+where it is present. :data:`COMMON` holds the fields of ``configs/base.py`` and of every
+experiment config, each with the loosest domain any task allows; a task module tightens or
+adds fields with a ``CONFIG_DOMAINS`` table (:data:`BOUNDS` for the tasks with
+importance-weighted bounds) and cross-field rules with a ``check_config(config)`` function
+(:func:`check_estimator`: enough draws for the estimator and its baseline), both run by
+``experiments.registry.check_config`` before the task is built. A value out of its domain
+raises a one-line ``ValueError``::
 
     config.batch_size=0 is out of range: the batch size (examples per step) must be an
     integer >= 1.
