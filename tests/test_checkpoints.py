@@ -163,6 +163,8 @@ def test_checkpoint_without_digest_restores_with_a_note(tmp_path):
                      "restored it unverified"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's
+# other read coroutines, abandoned after the first error
 def test_checkpoint_of_another_config_or_unverified_and_unreadable_is_one_line(tmp_path):
     d = saved(tmp_path)
     with pytest.raises(ValueError, match=r"/2 does not match this config .*Use a fresh") as e:
