@@ -72,7 +72,9 @@ def read_curves(workdir: pathlib.Path, metrics: tuple[str, ...]) -> dict[str, np
         if r["split"] == "eval" and all(m in r for m in metrics):
             rows[r["step"]].append([float(r[m]) for m in metrics])
     steps = np.array(sorted(rows), dtype=float)
-    seconds = train_seconds(pathlib.Path(workdir) / "tb")
+    tb = pathlib.Path(workdir) / "tb"  # one folder per member (tb/seed0, ...); older runs: tb/
+    members = sorted(p for p in tb.iterdir() if p.is_dir()) if tb.is_dir() else []
+    seconds = train_seconds(members[0] if members else tb)
     out = {"step": steps,
            "seconds": np.array([seconds.get(int(s), np.nan) for s in steps])}
     for j, m in enumerate(metrics):
