@@ -53,3 +53,25 @@ def test_launcher_options_checked(tmp_path, monkeypatch):
     params = ex._executor.parameters
     assert params["partition"] == "gpu" and params["gpus_per_node"] == 2
     assert params["array_parallelism"] == 3
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_in_tiny_mode(tmp_path):
+    """experiments/tools/gpu_check.py end to end on the CPU (tests, rates, IWAE run, JSON)."""
+    import json
+    import math
+    import subprocess
+    import sys
+
+    out = tmp_path / "gpu_check.json"
+    r = subprocess.run([sys.executable, "-m", "experiments.tools.gpu_check", "--tiny",
+                        f"--out={out}"], cwd=pathlib.Path(__file__).resolve().parents[1],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    got = json.loads(out.read_text())
+    assert got["tests"]["counts"]["passed"] > 0 and not got["tests"]["failed"]
+    assert set(got["steps_per_sec"]) == {"vae", "diffusion", "iwae_k50"}
+    assert all(v > 0 for v in got["steps_per_sec"].values())
+    assert got["iwae_k50_run"]["steps"] == 10
+    assert math.isfinite(got["iwae_k50_run"]["metrics"]["test_nll_k50"])
+    assert "| VAE steps/s |" in r.stdout
