@@ -81,8 +81,11 @@ class Checkpointer:
         if damaged:
             self._mngr.reload()
         if status == digest.UNVERIFIED:
-            self.notes.append(f"checkpoint {self.directory}/{step} has no digest (saved before "
-                              "checkpoints had one); restored it unverified")
+            others = any((self.directory / str(s) / digest.DIGEST_FILE).exists() for s in steps)
+            why = ("the run was killed between its save and its digest" if others else
+                   "saved before checkpoints had one")
+            self.notes.append(f"checkpoint {self.directory}/{step} has no digest ({why}); "
+                              "restored it unverified")
         return self._restore(step, target, verified=status == digest.INTACT)
 
     def _restore(self, step: int, target: Any, verified: bool) -> Any:

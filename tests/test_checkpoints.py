@@ -156,7 +156,8 @@ def test_checkpoints_path_that_is_a_file_is_one_line(tmp_path):
 
 def test_checkpoint_without_digest_restores_with_a_note(tmp_path):
     d = saved(tmp_path)
-    (d / "2" / checkpoint_digest.DIGEST_FILE).unlink()
+    for step in ("1", "2"):
+        (d / step / checkpoint_digest.DIGEST_FILE).unlink()
     out, notes = restore(d)
     assert equal(out, state(2))
     assert notes == [f"checkpoint {d}/2 has no digest (saved before checkpoints had one); "
@@ -324,22 +325,39 @@ def test_diverged_run_continues_from_its_checkpoint_with_the_change(tmp_path, ch
         np.testing.assert_allclose(w, 2.0**20, rtol=1e-5)
 
 
-def test_resume_past_a_damaged_checkpoint_equals_an_uninterrupted_run(tmp_path, capsys):
+def test_resume_past_a_damaged_checkpoint_equals_an_uninterrupted_run(tmp_path, capsys,
+                                                                    monkeypatch):
+    """Damaged latest -> the one before; killed before the digest -> restored unverified; both
+    end as the uninterrupted run (final metrics and metrics.jsonl)."""
     longer = regression_config(num_steps=80)
     run = lambda c, d: train.train_and_evaluate(c, d, task=Regression(c), progress=False)  # noqa: E731
     full = run(longer, tmp_path / "full")
-    run(regression_config(), tmp_path / "cut")  # checkpoints at 40 and 60
-    flip_bytes(tmp_path / "cut" / "checkpoints" / "60")
+    cut = tmp_path / "cut"
+    run(regression_config(), cut)  # checkpoints at 40 and 60
+    flip_bytes(cut / "checkpoints" / "60")
+    write = checkpoint_digest.write_digest
+
+    def killed_at_80(folder):
+        if pathlib.Path(folder).name == "80":
+            raise KeyboardInterrupt  # a kill after orbax's save, before its digest
+        write(folder)
+
+    monkeypatch.setattr(checkpoint_digest, "write_digest", killed_at_80)
     capsys.readouterr()
-    out = run(longer, tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        run(longer, cut)
     printed = capsys.readouterr().out
-    assert (f"checkpoint {tmp_path / 'cut' / 'checkpoints'}/60 is damaged" in printed
+    assert (f"checkpoint {cut / 'checkpoints'}/60 is damaged" in printed
             and "resuming from the previous intact checkpoint, step 40" in printed
             and "resumed from checkpoint at step 40" in printed), printed
+    assert sorted(p.name for p in (cut / "checkpoints").iterdir()) == ["60", "60.damaged", "80"]
+    monkeypatch.setattr(checkpoint_digest, "write_digest", write)
+    out = run(longer, cut)  # restores 80 and only evaluates
+    printed = capsys.readouterr().out
+    assert (f"checkpoint {cut / 'checkpoints'}/80 has no digest (the run was killed between "
+            "its save and its digest); restored it unverified") in printed, printed
     assert out["members"] == full["members"]
-    assert metrics_io.read_metrics(tmp_path / "cut") == metrics_io.read_metrics(tmp_path / "full")
-    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == [
-        "60", "60.damaged", "80"]
+    assert metrics_io.read_metrics(cut) == metrics_io.read_metrics(tmp_path / "full")
 
 
 @pytest.mark.skipif(not shutil.which("make"), reason="needs make")
