@@ -416,3 +416,23 @@ def test_cli_divergence_without_checkpoint_then_restart_with_lower_lr(tmp_path):
     r = _main(*args, "--config.optim.lr=1e-3", "--restart")
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "final_metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_vae_resumes_past_a_damaged_checkpoint_like_an_uninterrupted_run(tmp_path):
+    """Real processes: flipped bytes in a VAE run's latest checkpoint; the rerun says so in one
+    line, resumes from the one before and ends with the uninterrupted run's numbers."""
+    args = ["--config=configs/vae.py:quick", "--config.log_every=25", "--config.eval_every=50",
+            "--config.checkpoint_every=50", "--config.artifacts=False"]
+    r = _main(*args, "--config.num_steps=150", f"--workdir={tmp_path / 'full'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _main(*args, "--config.num_steps=100", f"--workdir={tmp_path / 'cut'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    flip_bytes(tmp_path / "cut" / "checkpoints" / "100")
+    r = _main(*args, "--config.num_steps=150", f"--workdir={tmp_path / 'cut'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = [x for x in r.stdout.splitlines() if "is damaged" in x]
+    assert len(line) == 1 and "resuming from the previous intact checkpoint, step 50" in line[0]
+    final = lambda d: json.loads((tmp_path / d / "final_metrics.json").read_text())["members"]  # noqa: E731
+    assert final("cut") == final("full")
+    assert metrics_io.read_metrics(tmp_path / "cut") == metrics_io.read_metrics(tmp_path / "full")
