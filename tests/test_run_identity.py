@@ -5,8 +5,8 @@ The subprocess faults (SIGKILLs, concurrent processes, entry-point errors) are i
 
 import json
 import os
-import re
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -231,11 +231,11 @@ def test_unknown_override_names_the_closest_fields():
 
 
 def test_lock_is_released_on_error_and_reentrant(tmp_path):
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(KeyError):
         with run_dir.locked(tmp_path):
             with run_dir.locked(tmp_path):  # the entry point, then the loop
                 pass
-            1 / 0
+            raise KeyError("a failure inside the run")
     t0 = time.perf_counter()
     with run_dir.locked(tmp_path):
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
