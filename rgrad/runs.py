@@ -120,10 +120,10 @@ class Run:
 
     @property
     def checkpoint_step(self) -> int | None:
-        """The step of the last complete checkpoint, or None."""
-        steps = [int(p.name) for p in (self.workdir / "checkpoints").glob("*")
-                 if p.name.isdigit() and p.is_dir()]  # orbax renames a finished save to <step>
-        return max(steps, default=None)
+        """The step of the newest intact checkpoint (damaged newer ones skipped), or None."""
+        from rgrad.checkpoint_digest import latest_intact  # pure Python: no orbax
+
+        return latest_intact(self.workdir / "checkpoints")[0]
 
     all_params = property(lambda self: self.checkpoint["params"],
                           doc="Every member's parameters, leaves ``[M, ...]``.")

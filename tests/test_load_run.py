@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -123,6 +124,21 @@ def test_params_are_the_last_checkpoint_of_every_member(finished):
     np.testing.assert_allclose(state["hparams"]["noise"], np.repeat([0.1, 0.3], 3), rtol=1e-6)
     with pytest.raises(ValueError, match="member 6 does not exist.*6 members"):
         run.member_params(6)
+
+
+def test_a_damaged_latest_checkpoint_is_skipped(finished, tmp_path):
+    workdir, _ = finished
+    shutil.copytree(workdir, tmp_path / "w")
+    latest = tmp_path / "w" / "checkpoints" / "40"
+    assert (latest / "rgrad_digest.json").exists()
+    victim = max((p for p in latest.rglob("*") if p.is_file() and "digest" not in p.name),
+                 key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    run = rgrad.load_run(tmp_path / "w")
+    assert run.checkpoint_step == 20  # the one before (keep_checkpoints=2)
+    np.testing.assert_array_equal(run.checkpoint["step"], np.full(6, 20))
 
 
 def test_loading_trains_nothing_and_imports_no_experiment(finished):
