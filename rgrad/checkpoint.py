@@ -76,9 +76,11 @@ class Checkpointer:
         for s, why in damaged:  # newer than ``step``: out of orbax's way, kept to inspect
             moved = self._move_aside(s)
             self.notes.append(f"checkpoint {self.directory}/{s} is damaged ({why}); moved to "
-                              f"{moved.name}, resuming from the previous intact checkpoint, "
+                              f"{moved}, resuming from the previous intact checkpoint, "
                               f"step {step}")
         if damaged:
+            if jax.process_count() > 1:  # every host sees the moves before orbax re-lists
+                ocp.multihost.sync_global_processes("rgrad_checkpoint_moved_aside")
             self._mngr.reload()
         if status == digest.UNVERIFIED:
             others = any((self.directory / str(s) / digest.DIGEST_FILE).exists() for s in steps)
@@ -117,12 +119,14 @@ class Checkpointer:
                          "--workdir, or move the old checkpoints away.") from None
 
     def _move_aside(self, step: int) -> pathlib.Path:
+        """Rename ``<step>`` to ``<step>.damaged`` (``.damaged2``, ... if taken); process 0."""
         src = self.directory / str(step)
         dst, n = self.directory / f"{step}.damaged", 1
         while dst.exists():
             n += 1
             dst = self.directory / f"{step}.damaged{n}"
-        src.rename(dst)
+        if jax.process_index() == 0:  # one renamer on a shared filesystem
+            src.rename(dst)
         return dst
 
     def save(self, step: int, state: Any) -> None:

@@ -90,7 +90,8 @@ def check_fallback(tmp_path, damage, words):
     out, notes = restore(d)
     assert equal(out, state(1)), "the damaged step 2 was restored"
     assert len(notes) == 1 and "\n" not in notes[0]
-    for w in [f"{d}/2 is damaged", "previous intact checkpoint, step 1", *words]:
+    for w in [f"{d}/2 is damaged", f"moved to {d}/2.damaged, resuming from the previous "
+              "intact checkpoint, step 1", *words]:
         assert w in notes[0], (w, notes[0])
     # Moved aside (kept to inspect); orbax then saves step 2 again and restores it.
     assert sorted(p.name for p in d.iterdir()) == ["1", "2.damaged"]
