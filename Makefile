@@ -32,6 +32,11 @@ bench: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m experiments.figures --outdir=figures --jobs=2
 
+# The documentation site (mkdocs + mkdocstrings, from the docstrings and docs/) into site/.
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 # TensorBoard on a run or a folder of runs: one run per member (tb/seed0, tb/seed1_lr=0.001),
 # so seeds overlay; config text, hparams table and image grids at every evaluation.
 LOGDIR ?= runs
