@@ -18,6 +18,7 @@ The pieces live in :mod:`rgrad.members` (seeds x sweep points, sharding), :mod:`
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import time
 from typing import Any
@@ -25,9 +26,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
-from rgrad import config_checks, evaluation, metrics_io, schedules
+from rgrad import config_checks, distributed, evaluation, metrics_io, schedules
+from rgrad import workdir as run_dir
 from rgrad.chunk import NonFiniteError, compile_chunk, make_chunk_fn, raise_if_nonfinite
 from rgrad.member_images import MemberImages
 from rgrad.members import (
@@ -38,6 +39,7 @@ from rgrad.members import (
     parse_sweep,
     shard_members,
 )
+from rgrad.mesh import Layout, data_parallel, make_mesh
 from rgrad.resume import ResumeMismatchError, check_resume_data, data_fingerprint
 from rgrad.task import Task
 
@@ -61,11 +63,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
       (``eval_compilations``), and ``train_state``: the final :class:`TrainState` of all
       members (``member_slice(out["train_state"].params, i)`` gives member i's parameters).
     """
-    from rgrad import checkpoint  # orbax is slow to import; only a run needs it
-
     config_checks.check_config(config)  # before anything is written
+    grid = make_mesh(config)  # the (members, data) device mesh; a bad mesh fails here
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    # One process per workdir (process 0 holds it for all hosts), then the run-identity check:
+    # both before anything in the workdir is read or written.
+    with run_dir.locked(workdir) if distributed.is_main() else contextlib.nullcontext():
+        note = run_dir.check_identity(workdir, config)
+        return _train_locked(config, workdir, task, progress, grid, note)
+
+
+def _train_locked(config, workdir, task, progress, grid, note) -> dict[str, Any]:
+    from rgrad import checkpoint  # orbax is slow to import; only a run needs it
 
     data = task.dataset()
     fingerprint = data_fingerprint(data)
@@ -76,28 +86,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         if steps_per_epoch == 0:
             raise ValueError(f"config.batch_size={config.batch_size} exceeds the {n} training "
                              "examples; lower it.")
-        data = jax.device_put(data)
+        data = distributed.global_array(data, Layout(grid, 1).replicated)
     num_steps = schedules.total_steps(config, steps_per_epoch)
 
     tx = task.optimizer(task.schedule(steps_per_epoch, num_steps))
     member_list = members(config, task)
     lr_swept = any("lr" in p for p in parse_sweep(config.vmap_sweep))
-    run_chunk, traces = compile_chunk(task, tx, float(config.optim.lr) if lr_swept else None)
+    m = len(member_list)
+    layout = Layout(grid, m)  # members padded to the mesh; the host reads only the first m
+    run_chunk, traces = compile_chunk(data_parallel(task, grid), tx,
+                                      float(config.optim.lr) if lr_swept else None)
     evaluate, final_evaluate = evaluation.member_evaluators(task)
     images = MemberImages(task)  # Task.eval_images at every evaluation (none: never traced)
 
-    ts = init_members(task, tx, config, member_list)
+    ts = init_members(task, tx, config, member_list, sharding=layout.stored)
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
     check_resume_data(workdir, fingerprint, resuming=ckpt.latest_step() is not None)
     # hparams (a swept lr, tau, ...) come from this config, not the checkpoint: a run forked
     # after a divergence with a lower learning rate must train with it.
-    ts = shard_members(ckpt.restore_or(ts)._replace(hparams=ts.hparams))
-    start = int(jax.device_get(ts.step[0]))
-    (workdir / "config.json").write_text(_resolved(config, num_steps).to_json_best_effort(
-        indent=2))
-    writer = metrics_io.MetricWriter(workdir, resume_step=start, progress=progress,
-                                     total=num_steps, initial=start, member_list=member_list,
-                                     config=_resolved(config, num_steps))
+    ts = shard_members(ckpt.restore_or(ts)._replace(hparams=ts.hparams), layout)
+    start = int(distributed.host_read(ts.step)[0])
+    main = distributed.is_main()  # only process 0 writes files
+    if main:
+        run_dir.write_identity(workdir, config)
+        tmp = workdir / "config.json.tmp"  # a rename: a kill never leaves half a config.json
+        tmp.write_text(_resolved(config, num_steps).to_json_best_effort(indent=2))
+        tmp.replace(workdir / "config.json")
+    writer = (metrics_io.MetricWriter(workdir, resume_step=start, progress=progress,
+                                      total=num_steps, initial=start, member_list=member_list,
+                                      config=_resolved(config, num_steps))
+              if main else distributed.QuietWriter())
+    if layout.message:
+        writer.note(layout.message)
+    if note:
+        writer.note(note)
     for text in ckpt.notes:  # a damaged checkpoint passed over, or one restored unverified
         writer.note(text)
     if start:
@@ -110,24 +132,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             stop = min(num_steps, _next_multiple(step, config.log_every))
             t0 = time.perf_counter()
             ts, sums, bad = run_chunk(ts, data, jnp.int32(stop - step))
-            raise_if_nonfinite(bad, member_list, ckpt.directory, ckpt.latest_step())
+            raise_if_nonfinite(distributed.host_read(bad)[:m], member_list, ckpt.directory,
+                               ckpt.latest_step())
             n_steps = stop - step
             step = stop
-            train = {k: np.asarray(v) / n_steps for k, v in jax.device_get(sums).items()}
+            train = {k: v[:m] / n_steps for k, v in distributed.host_read(sums).items()}
             writer.write_train(step, train, member_list, steps_per_sec=n_steps /
                                (time.perf_counter() - t0))
             if step % config.eval_every == 0 or step == num_steps:
-                writer.write_eval(step, evaluate(ts, key_eval, step), member_list)
-                writer.write_images(step, images(ts, key_eval, step))
+                writer.write_eval(step, evaluate(ts, key_eval, step)[:m], member_list)
+                writer.write_images(step, images(ts, key_eval, step)[:m])
             if step % config.checkpoint_every == 0 or step == num_steps:
                 writer.flush()  # logs up to this step on disk before the checkpoint names it
-                ckpt.save(step, ts)
-        summary = writer.write_final(final_evaluate(ts, key_eval, num_steps), member_list)
-        for i in range(len(member_list)) if config.artifacts else []:
-            out = workdir / (f"member{i}" if len(member_list) > 1 else "")
+                ckpt.save(step, layout.unpad(ts))
+        final = final_evaluate(ts, key_eval, num_steps)[:m]
+        ts = layout.unpad(ts)
+        params, state = distributed.local_view((ts.params, ts.state)) if config.artifacts else (
+            None, None)
+        for i in range(m) if config.artifacts and main else []:
+            out = workdir / (f"member{i}" if m > 1 else "")
             out.mkdir(exist_ok=True)
-            task.artifacts(member_slice(ts.params, i), member_slice(ts.state, i),
+            task.artifacts(member_slice(params, i), member_slice(state, i),
                            key=jax.random.fold_in(key_eval, i), workdir=out)
+        # final_metrics.json marks the run finished (sweeps skip it): after the artifacts.
+        summary = writer.write_final(final, member_list)
     finally:
         ckpt.close()
         writer.close()
