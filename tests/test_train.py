@@ -149,8 +149,8 @@ def test_resume_on_other_data_is_refused_and_changes_nothing(tmp_path):
 
 
 def test_nan_guard_names_step_and_keeps_checkpoint(tmp_path):
-    c = regression_config(nan_at=47)
-    with pytest.raises(train.NonFiniteError, match=r"non-finite loss at step 47"):
+    c = regression_config(nan_at=47)  # Task.loss sees step=47 in the 48th update
+    with pytest.raises(train.NonFiniteError, match=r"non-finite loss at step 48 .*step 40"):
         run(c, tmp_path)
     ckpts = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
     assert ckpts[-1] == 40
