@@ -107,19 +107,27 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
     Leaves without such an axis (scalars, keys, a leading axis that ``data`` does not divide)
     stay as they are. Call inside the jitted step; under the members' vmap the member axis is
     left to the compiler.
+
+    Raises:
+      ValueError: no leaf can be split (a task that draws its data inside the loss).
     """
     d = mesh.shape["data"]
     if d == 1:
         return batch
+
+    def splits(x):
+        return (isinstance(x, jax.Array) and x.ndim > 0 and x.shape[0] % d == 0
+                and not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key))
+
+    if not any(splits(x) for x in jax.tree.leaves(batch)):
+        # e.g. rollouts drawn inside the loss from a key: the data axis would sit idle.
+        raise ValueError(f"config.mesh.data={d}: this task's batch holds no array whose "
+                         f"leading axis splits over {d} devices (it is "
+                         f"{jax.tree.map(lambda x: getattr(x, 'shape', x), batch)}); "
+                         "use mesh.data=1.")
     split = NamedSharding(mesh, PartitionSpec("data"))
-
-    def constrain(x):
-        if (not isinstance(x, jax.Array) or x.ndim == 0 or x.shape[0] % d
-                or jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)):
-            return x
-        return jax.lax.with_sharding_constraint(x, split)
-
-    return jax.tree.map(constrain, batch)
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, split) if splits(x) else x,
+                        batch)
 
 
 class DataParallel:

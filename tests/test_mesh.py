@@ -113,3 +113,13 @@ print("RESULT", json.dumps(out))
 def test_vae_with_its_batch_split_over_four_devices_gives_the_one_device_elbo():
     res = json.loads(_four_devices(VAE).split("RESULT", 1)[1])
     assert abs(res["data4"] - res["one"]) < 1e-3, res  # measured: 1.5e-5 (ELBO -200.05)
+
+
+def test_a_batch_with_nothing_to_split_is_refused():
+    import jax
+
+    grid = mesh.make_mesh(regression_config())
+    fake = type("M", (), {"shape": {"data": 2}})()  # shard_batch reads only the axis size
+    with pytest.raises(ValueError, match=r"mesh.data=2: this task's batch holds no array"):
+        mesh.shard_batch(jax.random.key(0), fake)
+    assert mesh.shard_batch({"x": 1}, grid) == {"x": 1}  # one data device: untouched
