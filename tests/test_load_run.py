@@ -190,3 +190,33 @@ def test_load_sweep_stacks_points_with_their_varying_fields(finished, tmp_path):
     assert len(sweep.metrics) == 2 * len(rgrad.load_run(workdir).metrics)
     with pytest.raises(ValueError, match="no subfolder holding a config.json"):
         rgrad.load_sweep(workdir / "checkpoints")
+
+
+def test_figures_read_finished_runs_and_train_only_the_others(tmp_path, monkeypatch):
+    from experiments import run as run_lib
+    from experiments.figures import common
+
+    def fake_workdir(workdir, overrides):  # what a finished run of those overrides leaves
+        workdir.mkdir(parents=True)
+        config = run_lib.resolve("configs/lqg.py:quick", overrides)
+        (workdir / "config.json").write_text(config.to_json_best_effort())
+        (workdir / "metrics.jsonl").write_text("")
+        member = {"seed": 0, "point": 0, "hparams": {}, "metrics": {"gap": overrides["num_steps"]}}
+        (workdir / "final_metrics.json").write_text(json.dumps({"members": [member]}))
+
+    trained = []
+
+    def train(config_ref, overrides, workdir):
+        trained.append(workdir.name)
+        fake_workdir(workdir, overrides)
+
+    monkeypatch.setattr(run_lib, "run", train)
+    fake_workdir(tmp_path / "run_done", {"num_steps": 40})
+    runs = common.finished_runs((("done", "configs/lqg.py:quick", {"num_steps": 40}),
+                                 ("new", "configs/lqg.py:quick", {"num_steps": 30})), tmp_path)
+    assert trained == ["run_new"]
+    assert runs["done"].final_frame["gap"].tolist() == [40.0]
+    assert runs["new"].final_frame["gap"].tolist() == [30.0]
+    # A finished run of another config is not read as this one (the figure trains it anew).
+    assert not common.finished_as_stated("configs/lqg.py:quick", {"num_steps": 50},
+                                         tmp_path / "run_done")
