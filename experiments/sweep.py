@@ -133,7 +133,7 @@ def run_sweep(base_config, workdir: str | pathlib.Path, points: list[dict],
             print(f"[sweep] {out.name}: finished, skipped")
             result = json.loads((out / "final_metrics.json").read_text())
         else:
-            print(f"[sweep] {out.name}: training")
+            print(f"[sweep] {out.name}: {'its job ended' if out in launched else 'training'}")
             stale = bool(run_dir.identity_changes(out, config))
             try:
                 result = launched[out]() if out in launched else run.run(
