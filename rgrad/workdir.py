@@ -3,10 +3,12 @@
 Identity: a digest of the resolved config without the fields a resume may change
 (:data:`RESUMABLE`: the run's length, logging/evaluation/checkpoint intervals, how many
 checkpoints to keep, artifacts, where the data is found). It is written to ``identity.json``
-when a run starts; a later process in the same workdir must carry the same identity, else
-:class:`RunIdentityError` is raised before anything is written (``config.json`` included). A
-workdir written before identities existed (``config.json`` but no ``identity.json``) is
-adopted: the fields both configs have are compared, and the identity is recorded.
+when a run starts; a later process that would continue the run (the workdir holds a
+checkpoint or a finished run) must carry the same identity, else :class:`RunIdentityError` is
+raised before anything is written (``config.json`` included). An attempt that left no
+checkpoint has nothing to continue: a new config starts afresh there, with a note. A workdir
+written before identities existed (``config.json`` but no ``identity.json``) is adopted: the
+fields both configs have are compared, and the identity is recorded.
 
 Lock: ``workdir/.lock`` held with ``fcntl.flock`` for the process's whole run. The kernel
 drops the lock when the process dies (even by SIGKILL), so a dead holder never blocks a rerun;
@@ -118,7 +120,10 @@ def check_identity(workdir: str | pathlib.Path, config: ml_collections.ConfigDic
     if old is None:
         return None
     new = identity_fields(config)
-    diffs = identity_changes(workdir, config)
+    diffs = changes(old, new, common_only=True)
+    if diffs and not has_progress(workdir):  # nothing to resume: the new config starts afresh
+        return (f"{workdir} held no checkpoint of its earlier config ({summary(diffs, 4)}); "
+                "starting afresh under this one")
     if diffs:
         raise RunIdentityError(
             f"{workdir} holds a run of another config ({summary(diffs)}); nothing was "
@@ -136,21 +141,37 @@ def check_identity(workdir: str | pathlib.Path, config: ml_collections.ConfigDic
     return "; ".join(notes) or None
 
 
+def has_progress(workdir: pathlib.Path) -> bool:
+    """Whether ``workdir`` holds training a rerun would continue (a checkpoint, or a finish)."""
+    return latest_checkpoint(workdir) is not None or (workdir / "final_metrics.json").exists()
+
+
 def identity_changes(workdir: str | pathlib.Path, config: ml_collections.ConfigDict
                      ) -> list[str]:
-    """``["optim.lr 0.3 -> 0.1", ...]``: how ``config`` differs from ``workdir``'s run, over
-    the fields both have (a field the config code gained or lost since is not a change)."""
-    old, _ = stored_fields(pathlib.Path(workdir))
-    return [] if old is None else changes(old, identity_fields(config), common_only=True)
+    """``["optim.lr 0.3 -> 0.1", ...]``: how ``config`` differs from the run in ``workdir``
+    that a rerun would continue, over the fields both have (a field the config code gained or
+    lost since is not a change); [] without such a run (no checkpoint and not finished)."""
+    workdir = pathlib.Path(workdir)
+    old, _ = stored_fields(workdir)
+    if old is None or not has_progress(workdir):
+        return []
+    return changes(old, identity_fields(config), common_only=True)
 
 
 def write_identity(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
                    forked_from: dict[str, Any] | None = None) -> None:
-    """Record ``config``'s identity in ``workdir`` (kept if already there: it names the start)."""
+    """Record ``config``'s identity in ``workdir`` (call after :func:`check_identity` passed).
+
+    A record of the same identity is kept as is; another one (fields gained or lost, or an
+    attempt without checkpoints) is replaced, keeping its ``forked_from``.
+    """
     path = pathlib.Path(workdir) / IDENTITY_FILE
-    if path.exists():
-        return
     fields = identity_fields(config)
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old["identity"] == digest(fields):
+            return
+        forked_from = forked_from or old.get("forked_from")
     record = {"identity": digest(fields), "fields": fields, "resumable": sorted(RESUMABLE),
               "forked_from": forked_from}
     tmp = path.with_name(path.name + ".tmp")

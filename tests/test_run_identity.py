@@ -88,6 +88,16 @@ def test_a_field_added_to_the_config_code_is_noted_not_refused(tmp_path):
     assert "optim.momentum (absent) -> 0.0" in note and "not compared" in note
 
 
+def test_an_attempt_without_checkpoints_starts_afresh_under_a_new_config(tmp_path, capsys):
+    with pytest.raises(train.NonFiniteError):
+        fit(regression_config(num_steps=40, nan_at=3), tmp_path)  # diverged before step 20
+    out = fit(regression_config(num_steps=40, optim=dict(lr=0.01)), tmp_path)
+    assert "held no checkpoint of its earlier config (nan_at 3 -> -1, optim.lr 0.05 -> 0.01)" \
+        in capsys.readouterr().out
+    assert out["members"][0]["metrics"]["count"] == 40
+    assert json.loads((tmp_path / "identity.json").read_text())["fields"]["optim.lr"] == 0.01
+
+
 LOCK_HOLDER = """
 import sys, time
 from rgrad import workdir
