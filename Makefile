@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint bench figures clean snapshot resume tensorboard
+.PHONY: install run test test-slow lint bench bench-quick bench-env figures clean snapshot resume tensorboard
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -26,8 +26,26 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rgrad experiments configs tests
 
-bench: $(STAMP)
+# Peer libraries of the benchmarks (PyTorch CPU, optax 0.2.6 with its jax, Stable-Baselines3,
+# NumPyro) in their own virtualenv, never in the project's.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): experiments/bench/requirements.txt
+	test -d $(BENCH_VENV) || $(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -r experiments/bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)
+
+# The six peer comparisons, each side in its own process (about 30 minutes on 2 cores).
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m experiments.bench --out=BENCHMARKS.md
+
+# The same at small sizes (a few minutes), written apart from BENCHMARKS.md.
+bench-quick: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m experiments.bench --quick --out=runs/bench-quick.md
 
 figures: $(STAMP)
 	$(BIN)/python -m experiments.figures --outdir=figures --jobs=2

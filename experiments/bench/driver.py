@@ -1,7 +1,12 @@
 """Run the benchmarks and write their sections into BENCHMARKS.md.
 
-    python -m experiments.bench --out=BENCHMARKS.md            # all (make bench)
+    python -m experiments.bench --out=BENCHMARKS.md            # the six sections (make bench)
+    python -m experiments.bench --quick --out=runs/bench-quick.md   # make bench-quick
     python -m experiments.bench --only=estimators --quick
+    python -m experiments.bench --only=all                     # every module, also scientific
+
+The default sections are the peer comparisons of ``SECTIONS``; the peers run from their own
+virtualenv ``.venv-bench`` (``make bench-env``), and without it their rows say so.
 
 Each benchmark is a module ``experiments/bench/<name>.py`` with ``NAME`` and
 ``run(quick: bool) -> str`` (a Markdown section). Its section in BENCHMARKS.md is replaced
@@ -13,17 +18,25 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import os
 import pathlib
 import platform
 import re
 import sys
+import time
+import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+# The sections of `make bench`: each comparison with a peer library, one process per side.
+SECTIONS = ("vae", "estimators", "ode_inference", "sac", "seeds", "memory")
+
+
 def available() -> list[str]:
+    """Every benchmark module (helpers start with an underscore)."""
     return sorted(p.stem for p in (ROOT / "experiments" / "bench").glob("*.py")
-                  if p.stem not in ("__init__", "__main__", "driver"))
+                  if not p.stem.startswith("_") and p.stem != "driver")
 
 
 def replace_section(text: str, name: str, body: str) -> str:
@@ -41,20 +54,40 @@ def main(argv=None) -> int:
     p.add_argument("--only", default="")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    names = [n for n in args.only.split(",") if n] or available()
+    names = [n for n in args.only.split(",") if n] or list(SECTIONS)
+    if names == ["all"]:
+        names = available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        raise ValueError(f"--only names unknown benchmarks {unknown}; choose from "
+                         f"{available()} or all.")
     out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    failed = 0
     for name in names:
         module = importlib.import_module(f"experiments.bench.{name}")
         print(f"[bench] {name} ...", flush=True)
-        body = module.run(quick=args.quick)
+        load0, t0 = os.getloadavg(), time.perf_counter()
+        try:
+            body = module.run(quick=args.quick)
+        except Exception:  # write what failed and go on with the other sections
+            failed += 1
+            body = "**This section failed:**\n\n```\n" + traceback.format_exc()[-3000:] + "```"
         cmd = "python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")
+        load1 = os.getloadavg()
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
-                 f"({_cpu()}); command: `{cmd}`._\n\n")
+                 f"({_cpu()}); command: `{cmd}`; {time.perf_counter() - t0:.0f} s; load "
+                 f"average (1/5/15 min) {_load(load0)} at the start, {_load(load1)} at the "
+                 "end._\n\n")
         # Re-read right before writing: benchmarks take minutes, the file may have changed.
         text = out.read_text() if out.exists() else "# Benchmarks\n"
         out.write_text(replace_section(text, name, stamp + body))
         print(body)
-    return 0
+    return 1 if failed else 0
+
+
+def _load(avg) -> str:
+    return "/".join(f"{x:.1f}" for x in avg)
 
 
 def _cpu() -> str:

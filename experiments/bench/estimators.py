@@ -1,82 +1,68 @@
-"""Benchmark: per-sample Jacobians, vmapped + jitted vs a Python loop over samples.
+"""Benchmark: per-sample Jacobians, rgrad against optax 0.2.6's ``optax.monte_carlo``.
 
-Cost: sum of squares of a D-dimensional diagonal Gaussian sample. The vmapped path runs
-all N samples in one jitted call; the loop path calls a jitted one-sample estimator once
-per sample, eagerly (a plain Python loop, no vmap, no jit). The loop is timed on a few
-dozen samples and extrapolated linearly to N, which the table says. The measure-valued
-estimator costs O(N D^2) evaluations of f ([N, D, D] inputs), so it runs on N / 10 samples.
+    python -m experiments.bench --only=estimators [--quick]
+
+Pathwise, score function and measure-valued estimators, same calls on both sides (see
+:mod:`experiments.bench._mc`): cost sum(x^2) under a D = 100 diagonal Gaussian, N samples in
+one jitted call. rgrad runs in the project's interpreter, optax 0.2.6 (the last release with
+``optax.monte_carlo``) with its own jax in the peers' virtualenv (``make bench-env``); each in
+its own process, interleaved over rounds. Each table row also gives the floor: the time to
+draw the estimator's noise alone. optax's measure-valued estimator materialises four
+``[N, D, D]`` arrays (4 GB each at N = 1e5), so the measure-valued pair is compared at
+N = 1e4 and rgrad alone also runs at N = 1e5.
 """
-import statistics
-import time
 
-import jax
-import jax.numpy as jnp
+from __future__ import annotations
 
-from rgrad import estimators as est
+import os
 
 NAME = "estimators"
-
-ESTIMATORS = {
-    "pathwise": est.pathwise_jacobians,
-    "score_function": est.score_function_jacobians,
-    "measure_valued": est.measure_valued_jacobians,
-}
-
-
-def _cost(x):
-    return jnp.sum(jnp.square(x))
-
-
-def _median_time(fn, repeats):
-    jax.block_until_ready(fn())  # warm up: compile outside the timed region
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+ESTIMATORS = ("pathwise", "score_function", "measure_valued")
 
 
 def run(quick: bool = False) -> str:
-    """Returns a Markdown section with the timings."""
-    dim, num_samples, loop_samples, repeats = (4, 100, 2, 1) if quick else (
-        100, 100_000, 50, 3)
-    params = [jnp.zeros(dim), jnp.zeros(dim)]
-    key = jax.random.key(0)
-    rows = []
-    for name, estimator in ESTIMATORS.items():
-        n = num_samples // 10 if name == "measure_valued" and not quick else num_samples
-        batched = jax.jit(lambda k, e=estimator, n=n: e(_cost, params, est.multi_normal, k, n))
-        keys = jax.random.split(key, loop_samples)
-        t_vmap = _median_time(lambda b=batched: b(key), repeats)
-        t_loop = _median_time(
-            lambda e=estimator: [e(_cost, params, est.multi_normal, k, 1) for k in keys],
-            repeats)
-        t_loop_full = t_loop * n / loop_samples
-        # The fairer loop: the one-sample estimator jitted once, called per sample.
-        one = jax.jit(lambda k, e=estimator: e(_cost, params, est.multi_normal, k, 1))
-        jax.block_until_ready(one(keys[0]))
-        t_jloop = _median_time(lambda: jax.block_until_ready([one(k) for k in keys]), repeats)
-        t_jloop_full = t_jloop * n / loop_samples
-        rows.append(f"| {name} | {n} | {t_vmap * 1e3:.1f} | {t_loop_full * 1e3:.0f} | "
-                    f"{t_loop_full / t_vmap:.0f}x | {t_jloop_full * 1e3:.0f} | "
-                    f"{t_jloop_full / t_vmap:.0f}x |")
-    header = [
-        f"## Estimators: per-sample Jacobians, {num_samples} samples, D = {dim}",
-        "",
-        f"Cost sum(x^2) under a diagonal Gaussian; device {jax.devices()[0].platform}. "
-        "vmap: one jitted call for all samples. Loop: an eager one-sample estimator call "
-        f"per sample in Python, timed on {loop_samples} samples and extrapolated linearly "
-        f"to the row's N; the last two columns do the same with the one-sample call jitted "
-        f"once. Target: vmap + jit >= 100x faster than the loop. Median of {repeats} runs "
-        "after a warm-up call.",
-        "",
-        "| estimator | N | vmap + jit (ms) | eager Python loop, extrapolated (ms) | speed-up "
-        "| loop of a jitted one-sample call, extrapolated (ms) | speed-up |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    return "\n".join(header + rows) + "\n"
+    from experiments.bench import _procs as P
 
-
-if __name__ == "__main__":
-    print(run())
+    dim = 100
+    n, n_mv, rounds, repeats = (10_000, 2_000, 2, 3) if quick else (100_000, 10_000, 3, 5)
+    pairs = [(e, n if e != "measure_valued" else n_mv) for e in ESTIMATORS]
+    rgrad_cases = pairs + ([("measure_valued", n)] if n != n_mv else [])
+    main, peer = P.main_python(), P.peer_python("optax.monte_carlo")
+    sides = {"rgrad": (main, "mc", {"lib": "rgrad", "cases": rgrad_cases, "dim": dim,
+                                    "repeats": repeats})}
+    if peer:
+        sides["optax"] = (peer, "mc", {"lib": "optax", "cases": pairs, "dim": dim,
+                                       "repeats": repeats})
+    res = P.interleaved(sides, rounds)
+    rg, ox = res["rgrad"], res.get("optax")
+    lines = [f"Cost sum(x^2), D = {dim}, one jitted call for N samples; rgrad (jax "
+             f"{rg[0]['jax']}) and optax 0.2.6 (jax {ox[0]['jax'] if ox else '-'}) each in "
+             f"its own process, {rounds} interleaved rounds, each the median of {repeats} "
+             "calls after a compiling call; `median (min-max)` over rounds. Floor: the "
+             "estimator's noise drawn alone (optax: its base samples only, a lower bound). "
+             f"Load average (1 min): {P.loads(res)} on {os.cpu_count()} cores. Peak RSS: rgrad "
+             f"{P.rss(rg)} MB, optax {P.rss(ox) if ox else '-'} MB (whole process).", "",
+             "| estimator | N | rgrad ms | rgrad floor ms | rgrad / floor | optax ms "
+             "| optax floor ms | optax / rgrad (per round) | rgrad compile s | optax compile s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for est, m in rgrad_cases:
+        tag = f"{est}@{m}"
+        for r in (*rg, *(ox or ())):
+            for k in ("_s", "_floor_s"):
+                if tag + k in r:
+                    r[tag + k + "_ms"] = r[tag + k] * 1e3
+        over_floor = P.median(rg, tag + "_s") / P.median(rg, tag + "_floor_s")
+        has_ox = ox is not None and tag + "_s" in ox[0]
+        lines.append(
+            f"| {est} | {m} | {P.spread(rg, tag + '_s_ms')} | "
+            f"{P.spread(rg, tag + '_floor_s_ms')} | {over_floor:.1f}x | "
+            + (f"{P.spread(ox, tag + '_s_ms')} | {P.spread(ox, tag + '_floor_s_ms')} | "
+               f"{P.ratio(ox, rg, tag + '_s')} | " if has_ox else
+               f"{'-' if ox else P.PEER_HINT} | - | - | ")
+            + f"{P.spread(rg, tag + '_first_s')} | "
+            + (f"{P.spread(ox, tag + '_first_s')} |" if has_ox else "- |"))
+    mv = f"measure_valued@{n}"
+    ratio = P.median(rg, mv + "_s") / P.median(rg, mv + "_floor_s")
+    lines += ["", f"Measure-valued at N = {n}: {ratio:.1f}x its noise floor (target <= 10x): "
+              f"{'met' if ratio <= 10 else 'NOT met'}."]
+    return "\n".join(lines)

@@ -1,22 +1,23 @@
-"""Benchmark: the VAE training step through the shared loop vs hand-written alternatives.
+"""Benchmark: the VAE training step, rgrad against hand-written JAX and PyTorch.
 
 Model 784-400-20 (pytorch/examples), batch 128, Adam 1e-3, pathwise ELBO, dynamic
-binarization. Implementations timed side by side in one process:
+binarization. Each implementation runs in its own process (:mod:`experiments.bench._procs`),
+interleaved over rounds, so no two thread pools contend:
 
 1. the shared loop (``rgrad.train`` running the VAE task: one compiled ``while_loop`` chunk of
    many steps per host call, vmapped over the run's members, here one);
 2. the VAE task's own loss and minibatching in a hand-jitted step, one Python call per step
-   (isolates what the loop adds);
+   (isolates what the loop adds; full mode only);
 3. the same model written by hand as one jitted JAX step function, one call per step;
-4. PyTorch eager (when torch is installed: ``pip install -e '.[bench]'``).
+4. PyTorch eager and 5. ``torch.compile`` (the peers' virtualenv, ``make bench-env``).
 
-The machines are shared and noisy, so the implementations are timed in interleaved rounds
-(1, 2, 3, 4, 1, 2, ...) and each reports its median over the rounds.
+Achieved GFLOP/s count the step's matmul FLOPs (forward and backward) against the float32
+matmul peak measured in the same rounds (JAX and PyTorch each, the larger taken).
 """
 
 from __future__ import annotations
 
-import time
+import os
 
 import flax.linen as nn
 import jax
@@ -30,25 +31,6 @@ NAME = "vae"
 def _data(n):
     # Random grey levels: the step's cost does not depend on the pixels' values.
     return np.random.default_rng(0).random((n, 784), dtype=np.float32)
-
-
-def _interleaved_medians(gos: dict, repeats: int) -> tuple[dict, dict]:
-    """Median wall and CPU (process) time of each ``go()``, in interleaved rounds.
-
-    CPU time counts every thread of this process and is far less sensitive than wall time to
-    other jobs on a shared machine.
-    """
-    wall, cpu = {name: [] for name in gos}, {name: [] for name in gos}
-    for go in gos.values():
-        go()  # compile and warm up
-    for _ in range(repeats):
-        for name, go in gos.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            go()
-            wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    med = lambda d: {name: float(np.median(t)) for name, t in d.items()}
-    return med(wall), med(cpu)
 
 
 def _vae_task(n_data):
@@ -144,71 +126,62 @@ def bench_hand(steps, n_data):
     return go
 
 
-def bench_torch(steps, n_data):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.manual_seed(0)
-    enc, mu_l, ls_l = torch.nn.Linear(784, 400), torch.nn.Linear(400, 20), torch.nn.Linear(400, 20)
-    dec = torch.nn.Sequential(torch.nn.Linear(20, 400), torch.nn.ReLU(), torch.nn.Linear(400, 784))
-    params = [*enc.parameters(), *mu_l.parameters(), *ls_l.parameters(), *dec.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    x_all = torch.from_numpy(_data(n_data))
-
-    def step(i):
-        start = (i * 128) % (n_data - 128)
-        x = torch.bernoulli(x_all[start:start + 128])
-        h = torch.relu(enc(x))
-        mu, ls = mu_l(h), ls_l(h)
-        z = mu + torch.exp(ls) * torch.randn_like(mu)
-        logits = dec(z)
-        rec = -torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, x, reduction="none").sum(-1)
-        kl = 0.5 * (mu**2 + torch.exp(2 * ls) - 1 - 2 * ls).sum(-1)
-        loss = (kl - rec).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    def go():
-        for i in range(steps):
-            step(i)
-
-    return go
+# Multiply-adds per example of the step's matmuls: forward, weight gradients, and input
+# gradients of every layer but the first (its input is data).
+_LAYERS = ((784, 400), (400, 20), (400, 20), (20, 400), (400, 784))
+STEP_FLOPS = 2 * 128 * (2 * sum(a * b for a, b in _LAYERS)
+                        + sum(a * b for a, b in _LAYERS[1:]))
 
 
 def run(quick: bool = False) -> str:
-    steps, repeats, n_data = (20, 2, 1024) if quick else (200, 9, 60000)
-    names = {"loop": "shared loop (rgrad.train, while_loop chunk)",
+    from experiments.bench import _procs as P
+
+    steps, repeats, n_data, rounds = (20, 3, 1024, 2) if quick else (200, 5, 60000, 5)
+    main, peer = P.main_python(), P.peer_python()
+    jax_args = {"steps": steps, "repeats": repeats, "n_data": n_data}
+    sides = {"loop": (main, "vae_jax", {"impl": "loop", **jax_args}),
+             "hand": (main, "vae_jax", {"impl": "hand", **jax_args})}
+    if not quick:
+        sides["task"] = (main, "vae_jax", {"impl": "task", **jax_args})
+    sides["matmul_jax"] = (main, "matmul_jax", {"n": 1024, "repeats": 10})
+    if peer:
+        sides["torch"] = (peer, "torch_vae", {"compile": False, **jax_args})
+        sides["compile"] = (peer, "torch_vae", {"compile": True, **jax_args}, 1 if quick else 3)
+        sides["matmul_torch"] = (peer, "torch_matmul", {"n": 1024, "repeats": 10})
+    res = P.interleaved(sides, rounds)
+    peak = max(P.median(res[k], "gflops") for k in ("matmul_jax", "matmul_torch") if k in res)
+    names = {"loop": "rgrad shared loop (while_loop chunk)",
              "task": "VAE task's loss, hand-jitted step, one call per step",
-             "hand": "hand-written model, hand-jitted step, one call per step",
-             "torch": "PyTorch eager"}
-    gos = {"loop": bench_loop(steps, n_data), "task": bench_task_step(steps, n_data),
-           "hand": bench_hand(steps, n_data)}
-    torch_go = bench_torch(steps, n_data)
-    if torch_go is not None:
-        gos["torch"] = torch_go
-    wall, cpu = _interleaved_medians(gos, repeats)
-    t = {k: v / steps for k, v in wall.items()}
-    c = {k: v / steps for k, v in cpu.items()}
-    lines = [f"VAE 784-400-20, batch 128, Adam; {steps} steps per timing, median of {repeats} "
-             "interleaved rounds (CPU time: all threads of the process).", "",
-             "| implementation | wall ms / step | relative (wall) | CPU ms / step "
-             "| relative (CPU) |",
-             "|---|---|---|---|---|"]
+             "hand": "hand-written JAX model, jitted step, one call per step",
+             "torch": "PyTorch eager", "compile": "torch.compile"}
+    lines = [f"VAE 784-400-20, batch 128, Adam. Each row: its own process per round, "
+             f"{len(res['loop'])} interleaved rounds, each the median of {repeats} timings of "
+             f"{steps} steps after a warm-up; `median (min-max)` over rounds. Load average "
+             f"(1 min) at the measurements' starts: {P.loads(res)} on {os.cpu_count()} cores.",
+             "", "| implementation | ms / step | steps / s | ratio to hand JAX (per round) "
+             "| first call s (compile) | GFLOP/s | % of matmul peak | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for key, name in names.items():
-        if key not in t:
-            lines.append(f"| {name} | not installed (`pip install -e '.[bench]'`) | - | - | - |")
-        else:
-            lines.append(f"| {name} | {t[key] * 1e3:.3f} | {t[key] / t['hand']:.3f} | "
-                         f"{c[key] * 1e3:.3f} | {c[key] / c['hand']:.3f} |")
-    overhead = t["loop"] / t["hand"] - 1
-    lines += ["", f"Loop overhead over the hand-written jitted step (wall): {overhead * 100:+.1f}% "
-              f"(target <= +5%): {'met' if overhead <= 0.05 else 'NOT met'}; in CPU time "
-              f"{(c['loop'] / c['hand'] - 1) * 100:+.1f}%. Over the task's own loss in a "
-              f"hand-jitted step: {(t['loop'] / t['task'] - 1) * 100:+.1f}% (wall)."]
-    if "torch" in t:
-        lines.append(f"Shared loop vs PyTorch eager: {t['torch'] / t['loop']:.2f}x faster "
-                     f"(target > 1x): {'met' if t['torch'] > t['loop'] else 'NOT met'}.")
+        if key not in res:
+            lines.append(f"| {name} | {P.PEER_HINT if key in ('torch', 'compile') else '-'} "
+                         "| - | - | - | - | - | - |")
+            continue
+        r, ms = res[key], P.median(res[key], "step_ms")
+        gf = STEP_FLOPS / (ms * 1e-3) / 1e9
+        lines.append(f"| {name} | {P.spread(r, 'step_ms')} | {1e3 / ms:.0f} | "
+                     f"{P.ratio(r, res['hand'], 'step_ms')} | {P.spread(r, 'first_s')} | "
+                     f"{gf:.1f} | {100 * gf / peak:.0f}% | {P.rss(r)} |")
+    mm = [f"{k[7:]} {P.spread(res[k], 'gflops')}" for k in ("matmul_jax", "matmul_torch")
+          if k in res]
+    lines += ["", f"Matmul peak (float32 1024x1024, GFLOP/s): {'; '.join(mm)}. Step FLOPs "
+              f"(matmuls, forward + backward): {STEP_FLOPS / 1e6:.0f} M."]
+    if "torch" in res:
+        lt = P.ratio(res["torch"], res["loop"], "step_ms")
+        lines.append(f"PyTorch eager time / rgrad loop time, per round: {lt}.")
+    if "compile" in res:
+        faster = P.median(res["compile"], "step_ms") < P.median(res["torch"], "step_ms")
+        lines.append(f"torch.compile vs eager, per round: "
+                     f"{P.ratio(res['compile'], res['torch'], 'step_ms')} "
+                     f"({'faster' if faster else 'slower'} than eager on this CPU), after "
+                     f"{P.spread(res['compile'], 'first_s')} s of compilation.")
     return "\n".join(lines)
