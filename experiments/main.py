@@ -1,4 +1,4 @@
-"""Train and evaluate one experiment.
+r"""Train and evaluate one experiment.
 
     python -m experiments.main --config=configs/vae.py --workdir=runs/vae
     python -m experiments.main --config=configs/vae.py:quick --config.optim.lr=3e-4 \

@@ -1,4 +1,4 @@
-"""Run a grid or list of config overrides, one workdir per point, and tabulate the results.
+r"""Run a grid or list of config overrides, one workdir per point, and tabulate the results.
 
     python -m experiments.sweep --config=configs/vae.py:quick --workdir=runs/sweep \
         --sweep="estimator=pathwise,score_function;optim.lr=1e-3,3e-4"
@@ -186,8 +186,8 @@ def main(argv):
             _LAUNCHER.value, pathlib.Path(_WORKDIR.value) / "jobs", partition=_PARTITION.value,
             time_min=_TIME.value, gpus=_GPUS.value, cpus=_CPUS.value, tasks=_TASKS.value,
             parallel=_PARALLEL.value)
-        rows = run_sweep(_CONFIG.value, _WORKDIR.value, points, restart=_RESTART.value,
-                         launcher=launcher)
+        run_sweep(_CONFIG.value, _WORKDIR.value, points, restart=_RESTART.value,
+                  launcher=launcher)
     table = pathlib.Path(_WORKDIR.value) / "results.md"
     failed = [point_name(p) for p in points  # a diverged point has no final_metrics.json
               if not (table.parent / point_name(p) / "final_metrics.json").exists()]
