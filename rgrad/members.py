@@ -95,7 +95,8 @@ def init_members(task: Task, tx: optax.GradientTransformation,
            for k in member_list[0]["hparams"]}
     # The member table enters as constants, so that every process of a multi-process run
     # builds the same global array without feeding it host inputs.
-    return jax.jit(lambda: jax.vmap(one)(seeds, hps), out_shardings=sharding)()
+    init = lambda: jax.vmap(one)(seeds, hps)
+    return (jax.jit(init) if sharding is None else jax.jit(init, out_shardings=sharding))()
 
 
 def shard_members(ts: TrainState, layout: Layout | None = None) -> TrainState:
