@@ -25,8 +25,10 @@ def test_ratio_is_per_round_median_and_range():
     assert P.loads({"a": a, "b": _results("t", [1.0], load=3.5)}) == "1.0-3.5"
 
 
-def test_measure_runs_a_child_and_reports_its_memory_and_the_load():
+def test_measure_runs_a_child_pinned_and_reports_its_memory_and_the_load(monkeypatch):
+    monkeypatch.setenv("RGRAD_BENCH_CPUS", "0")
     r = P.measure(P.main_python(), "matmul_jax", {"n": 64, "repeats": 2})
+    assert r["cpus"] == 1  # pinned to core 0
     assert r["gflops"] > 0 and math.isfinite(r["gflops"])
     assert 20 < r["rss_mb"] < 4000  # the child's own peak, in MB
     assert r["proc_s"] > 0 and r["load"] >= 0
@@ -45,6 +47,12 @@ def test_interleaved_alternates_order_and_limits_rounds(monkeypatch):
                          "c": ("py", "k", {"side": "c"}, 1)}, rounds=3, log=lambda *a, **k: None)
     assert calls == ["a", "b", "c", "b", "a", "a", "b"]
     assert [len(res[k]) for k in "abc"] == [3, 3, 1]
+
+
+def test_bad_core_list_is_a_one_line_value_error(monkeypatch):
+    monkeypatch.setenv("RGRAD_BENCH_CPUS", "first")
+    with pytest.raises(ValueError, match="RGRAD_BENCH_CPUS"):
+        P.pinned_cpus()
 
 
 def test_missing_peers_give_none_not_an_error(monkeypatch, tmp_path):
@@ -81,9 +89,8 @@ def test_torch_peer_runs_in_its_own_process():
 
 
 def test_optax_peer_and_rgrad_give_jacobians_timings_and_floors():
-    cases = [["pathwise", 64], ["measure_valued", 16]]
-    for lib, python in (("optax", _peer("optax.monte_carlo")), ("rgrad", P.main_python())):
-        r = P.measure(python, "mc", {"lib": lib, "cases": cases, "dim": 4, "repeats": 1})
-        for est, n in cases:
-            assert r[f"{est}@{n}_s"] > 0 and r[f"{est}@{n}_floor_s"] > 0
+    for lib, python, est, n in (("optax", _peer("optax.monte_carlo"), "pathwise", 64),
+                                ("rgrad", P.main_python(), "measure_valued", 16)):
+        r = P.measure(python, "mc", {"lib": lib, "cases": [[est, n]], "dim": 4, "repeats": 1})
+        assert r[f"{est}@{n}_s"] > 0 and r[f"{est}@{n}_floor_s"] > 0
         assert r["jax"].startswith("0.7") == (lib == "optax")

@@ -40,6 +40,18 @@ def has_module(python: str, module: str) -> bool:
     return r.returncode == 0
 
 
+def pinned_cpus() -> set[int]:
+    """Cores every child is pinned to, from ``RGRAD_BENCH_CPUS`` (``0`` or ``0,1``; the
+    driver's ``--cpus``); empty: no pinning. On a machine other jobs load, pinning each side
+    to the same cores with as many threads keeps busy-waiting thread pools (OpenMP's) from
+    being starved of their cores differently on the two sides."""
+    spec = os.environ.get("RGRAD_BENCH_CPUS", "")
+    try:
+        return {int(c) for c in spec.split(",") if c.strip()}
+    except ValueError:
+        raise ValueError(f"RGRAD_BENCH_CPUS={spec!r}: give core numbers like 0 or 0,1.") from None
+
+
 def load() -> float:
     """The machine's 1-minute load average."""
     return os.getloadavg()[0]
@@ -54,10 +66,14 @@ def measure(python: str, kind: str, args: dict, timeout: float = 1800.0) -> dict
     """
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     env.pop("XLA_FLAGS", None)  # the test suite's -O0 must not leak into a benchmark
+    cpus = pinned_cpus()
+    if cpus:  # every side gets the same cores and as many threads (OpenMP, XLA's pool)
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(cpus))
     start_load, t0 = load(), time.perf_counter()
     cmd = [python, "-m", "experiments.bench._worker", kind, json.dumps(args)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ no ``rgrad`` (the modules they import here import neither ``rgrad`` nor the proj
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -86,6 +87,7 @@ def main(argv: list[str]) -> int:
     kind, args = argv[0], json.loads(argv[1])
     result = _dispatch(kind, args)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    result["cpus"] = len(os.sched_getaffinity(0))  # cores it may run on
     print(json.dumps(result), flush=True)
     return 0
 

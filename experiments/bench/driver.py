@@ -53,7 +53,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="BENCHMARKS.md")
     p.add_argument("--only", default="")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--cpus", default="", help="pin every measured process to these cores "
+                   "(e.g. 0), with as many threads; default: no pinning")
     args = p.parse_args(argv)
+    if args.cpus:
+        os.environ["RGRAD_BENCH_CPUS"] = args.cpus  # read by _procs.measure
     names = [n for n in args.only.split(",") if n] or list(SECTIONS)
     if names == ["all"]:
         names = available()
@@ -73,15 +77,21 @@ def main(argv=None) -> int:
         except Exception:  # write what failed and go on with the other sections
             failed += 1
             body = "**This section failed:**\n\n```\n" + traceback.format_exc()[-3000:] + "```"
-        cmd = "python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")
+        cmd = ("python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")
+               + (f" --cpus={args.cpus}" if args.cpus else ""))
         load1 = os.getloadavg()
+        busy = max(load0[0], load0[1], load1[0], load1[1]) > (os.cpu_count() or 1)
+        warn = ("**Loaded machine: the load average exceeded the core count, so absolute "
+                "figures and libraries' ratios (busy-waiting thread pools suffer most) are "
+                "not reliable; rerun on an idle machine or with `--cpus=0`.**\n\n"
+                if busy else "")
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
                  f"({_cpu()}); command: `{cmd}`; {time.perf_counter() - t0:.0f} s; load "
                  f"average (1/5/15 min) {_load(load0)} at the start, {_load(load1)} at the "
                  "end._\n\n")
         # Re-read right before writing: benchmarks take minutes, the file may have changed.
         text = out.read_text() if out.exists() else "# Benchmarks\n"
-        out.write_text(replace_section(text, name, stamp + body))
+        out.write_text(replace_section(text, name, stamp + warn + body))
         print(body)
     return 1 if failed else 0
 

@@ -16,7 +16,7 @@ import os
 from experiments.bench._procs import ROOT
 
 NAME = "memory"
-QUICK = ("lqg", "texture", "vae", "ode_inference")
+QUICK = ("lqg", "texture", "vae")
 STEPS = 200  # > pendulum's 100 warm-up steps
 
 

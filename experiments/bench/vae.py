@@ -143,11 +143,13 @@ def run(quick: bool = False) -> str:
              "hand": (main, "vae_jax", {"impl": "hand", **jax_args})}
     if not quick:
         sides["task"] = (main, "vae_jax", {"impl": "task", **jax_args})
-    sides["matmul_jax"] = (main, "matmul_jax", {"n": 1024, "repeats": 10})
+    # The matmul peak: two rounds suffice (one in --quick).
+    sides["matmul_jax"] = (main, "matmul_jax", {"n": 1024, "repeats": 10}, 1 if quick else 2)
     if peer:
         sides["torch"] = (peer, "torch_vae", {"compile": False, **jax_args})
         sides["compile"] = (peer, "torch_vae", {"compile": True, **jax_args}, 1 if quick else 3)
-        sides["matmul_torch"] = (peer, "torch_matmul", {"n": 1024, "repeats": 10})
+        sides["matmul_torch"] = (peer, "torch_matmul", {"n": 1024, "repeats": 10},
+                                 1 if quick else 2)
     res = P.interleaved(sides, rounds)
     peak = max(P.median(res[k], "gflops") for k in ("matmul_jax", "matmul_torch") if k in res)
     names = {"loop": "rgrad shared loop (while_loop chunk)",
