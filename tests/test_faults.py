@@ -287,3 +287,25 @@ def test_sweep_rerun_with_a_changed_base_config(tmp_path):
     assert r.returncode == 1 and "1 of 2 sweep points failed (optim.lr=1000000.0)" in line
     assert (tmp_path / "optim.lr=0.3" / "final_metrics.json").exists()
     assert "failed: non-finite" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_main_refuses_a_changed_config_and_offers_fork_and_restart(tmp_path):
+    args = ["--config=configs/lqg.py:quick", "--config.num_steps=20", "--config.log_every=10",
+            "--config.eval_every=10", "--config.checkpoint_every=10"]
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert main_cli(*args, f"--workdir={old}").returncode == 0
+    config = (old / "config.json").read_bytes()
+    r = main_cli(*args, "--config.optim.lr=0.1", f"--workdir={old}")
+    line = one_error_line(r.stderr)
+    assert r.returncode == 1 and "optim.lr 0.3 -> 0.1" in line and "--fork_from" in line
+    assert (old / "config.json").read_bytes() == config
+    r = main_cli(*args, "--config.num_steps=30", "--config.optim.lr=0.1", f"--workdir={new}",
+                 f"--fork_from={old}")
+    assert r.returncode == 0 and "forked from" in r.stdout, r.stderr[-3000:]
+    assert json.loads((new / "identity.json").read_text())["forked_from"]["step"] == 20
+    steps = [json.loads(x)["step"] for x in (new / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps[-1] == 30
+    r = main_cli(*args, "--config.optim.lr=0.1", f"--workdir={old}", "--restart")
+    assert r.returncode == 0 and "--restart: deleted" in r.stdout, r.stderr[-3000:]
+    assert json.loads((old / "config.json").read_text())["optim"]["lr"] == 0.1
