@@ -15,8 +15,9 @@ Two checks:
 * ``test_docstring_commands_run`` runs them as subprocesses at a tiny size: an experiment
   config ``--config=configs/X.py:V`` becomes ``:V,quick`` (every variant combines with
   ``quick``, which shrinks data and evaluation; tests/test_configs.py checks it) followed by
-  ``--config.num_epochs=0 --config.num_steps=2`` and every-2-steps logging, evaluation and
-  checkpoints; figures get ``--quick``, benchmarks ``--quick``; ``runs/...`` paths, figure
+  ``--config.num_epochs=0 --config.num_steps=2``, every-2-steps logging, evaluation and
+  checkpoints and no learning-rate warm-up (a warm-up longer than the run is an error);
+  figures get ``--quick``, benchmarks ``--quick``; ``runs/...`` paths, figure
   and benchmark outputs go to a temporary folder (one per source file, the file's commands
   run in order: a tool reads the run its file trained first). The entry points' own examples
   run in the default suite; the rest is marked slow.
@@ -228,7 +229,7 @@ def tiny(command: str, root: pathlib.Path) -> list[str]:
                  else w for w in words]
         words += ["--config.num_epochs=0", f"--config.num_steps={STEPS}",
                   f"--config.log_every={STEPS}", f"--config.eval_every={STEPS}",
-                  f"--config.checkpoint_every={STEPS}"]
+                  f"--config.checkpoint_every={STEPS}", "--config.optim.warmup_steps=0"]
     return words
 
 
@@ -239,7 +240,7 @@ def test_tiny_form_of_a_command():
                         "--config.num_epochs=40", "--workdir=/t/runs/x",
                         "--config.num_epochs=0", "--config.num_steps=2",
                         "--config.log_every=2", "--config.eval_every=2",
-                        "--config.checkpoint_every=2"]
+                        "--config.checkpoint_every=2", "--config.optim.warmup_steps=0"]
     argv = tiny("python -m experiments.tools.bayes_variance_table --config=configs/bayes_cnn.py"
                 " --workdirs=local=runs/bcnn_local", pathlib.Path("/t"))
     assert "--workdirs=local=/t/runs/bcnn_local" in argv
