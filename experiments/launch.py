@@ -35,7 +35,16 @@ def train_point(config: ml_collections.ConfigDict, workdir: str, restart: bool) 
     from experiments import run
     from rgrad import distributed, train
 
-    distributed.initialize()  # a job of several tasks (--slurm_tasks) is one multi-host run
+    if distributed.initialize() and restart:  # several tasks (--slurm_tasks): one multi-host run
+        from jax.experimental import multihost_utils
+
+        from rgrad import workdir as run_dir
+
+        if distributed.is_main():  # process 0 empties the stale point, the others wait
+            with run_dir.locked(workdir):
+                run_dir.restart(workdir)
+        multihost_utils.sync_global_devices("rgrad sweep point restarted")
+        restart = False
     try:
         run.run(config, workdir=workdir, restart=restart)
     except train.NonFiniteError as e:

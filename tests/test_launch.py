@@ -75,3 +75,43 @@ def test_gpu_check_script_runs_in_tiny_mode(tmp_path):
     assert got["iwae_k50_run"]["steps"] == 10
     assert math.isfinite(got["iwae_k50_run"]["metrics"]["test_nll_k50"])
     assert "| VAE steps/s |" in r.stdout
+
+
+POINT = """
+import json, sys
+from experiments import launch, run
+config = run.resolve("configs/lqg.py:quick", {"num_seeds": 2, "optim.lr": 0.1})
+out = launch.train_point(config, sys.argv[1], restart=True)
+print("RESULT", json.dumps(out["members"][0]["metrics"]))
+"""
+
+
+@pytest.mark.slow
+def test_a_job_of_two_tasks_restarts_a_stale_point_once(tmp_path):
+    """--slurm_tasks=2: both tasks run train_point as one multi-host run; process 0 alone
+    empties the stale point (the other would find it locked)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from rgrad import workdir as run_dir
+
+    stale = run.resolve(BASE, {"optim.lr": 0.3})
+    folder = tmp_path / "point"
+    folder.mkdir()
+    run_dir.write_identity(folder, stale)  # a point trained under another config
+    (folder / "metrics.jsonl").write_text("{}\n")
+    env = dict(os.environ, JAX_COORDINATOR_ADDRESS="localhost:12391", JAX_NUM_PROCESSES="2")
+    procs = [subprocess.Popen([sys.executable, "-c", POINT, str(folder)],
+                              cwd=pathlib.Path(__file__).resolve().parents[1],
+                              env={**env, "JAX_PROCESS_ID": str(i)}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for i in range(2)]
+    outs = [p.communicate(timeout=400)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-3000:] + outs[1][-3000:]
+    got = [json.loads(o.split("RESULT", 1)[1]) for o in outs]
+    assert got[0] == got[1]
+    assert not run_dir.identity_changes(folder, run.resolve(
+        BASE, {"num_seeds": 2, "optim.lr": 0.1}))
+    assert "{}" not in (folder / "metrics.jsonl").read_text().splitlines()
