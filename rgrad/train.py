@@ -3,9 +3,11 @@
 The loop knows nothing about any experiment: it receives a :class:`rgrad.task.Task` and drives
 it. One compiled program advances every *member* of the run by a dynamic number of steps: the
 members are ``config.num_seeds`` seeds times the points of ``config.vmap_sweep`` (continuous
-hyperparameters swept inside one program), vmapped, and sharded over devices when there are
-several. Between chunks the host logs, evaluates (one compiled program per evaluation, vmapped
-over the members) and checkpoints.
+hyperparameters swept inside one program), vmapped, and laid out on the device mesh of
+``config.mesh`` (:mod:`rgrad.mesh`: members over its ``members`` axis, each batch split over
+its ``data`` axis). Between chunks the host logs, evaluates (one compiled program per
+evaluation, vmapped over the members) and checkpoints. In a run of several processes
+(:mod:`rgrad.distributed`) every process runs this loop; only process 0 writes files.
 
 Determinism: every random number derives from ``config.seed`` through ``fold_in`` of the member
 index and the step; the key lives in the checkpointed state. A run killed at any point and
