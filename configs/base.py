@@ -120,7 +120,7 @@ def parse_arg(arg: str | None, allowed: tuple[str, ...], *,
     usage = (f"use one of {', '.join(allowed)}, comma-separated to combine them "
              "(--config=FILE.py:VARIANT[,VARIANT...], or a figure's --variant=VARIANT).")
     given = []
-    for token in (arg or "").split(",") if arg else []:
+    for token in arg.split(",") if arg else []:
         name, eq, value = (t.strip() for t in token.partition("="))
         if eq and name == "variant":
             name, value = value, "1"
