@@ -35,15 +35,33 @@ def _task():
 
 def measure_vi(steps: int) -> dict:
     """rgrad's VI for ``steps`` steps: wall s, posterior means and sds (constrained)."""
+    import jax
+
     from experiments import run
 
     t0 = time.perf_counter()
     r = run.run(CONFIG, {"num_steps": steps, "eval_every": steps, "checkpoint_every": steps,
-                         "log_every": steps})
+                         "log_every": steps, "artifacts": False})
     wall = time.perf_counter() - t0
     m = r.metrics[0]
+    # Profile: one ELBO gradient (8 draws), compiled and warm, as each step computes it.
+    grad = jax.jit(jax.grad(lambda p, k: -r.task.elbo(p, k, r.config.num_samples)))
     return {"wall_s": wall, "mean": [m["mean_" + n] for n in NAMES],
-            "sd": [m["sd_" + n] for n in NAMES], "elbo": m["elbo"]}
+            "sd": [m["sd_" + n] for n in NAMES], "elbo": m["elbo"],
+            "step_ms": _warm_ms(lambda: grad(r.params, jax.random.key(0)))}
+
+
+def _warm_ms(fn, repeats: int = 20) -> float:
+    """Median ms of ``fn()`` after a compiling call."""
+    import jax
+
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
 
 
 def measure_svi(steps: int) -> dict:
@@ -74,8 +92,11 @@ def measure_svi(steps: int) -> dict:
     draws = np.exp(np.asarray(guide.sample_posterior(
         jax.random.key(1), out.params, sample_shape=(c.eval.num_samples,))["w"]))
     wall = time.perf_counter() - t0
+    state = out.state
+    update = jax.jit(svi.update)  # profile: one SVI step, compiled and warm
     return {"wall_s": wall, "mean": draws.mean(0).tolist(), "sd": draws.std(0).tolist(),
-            "elbo": float(-np.mean(np.asarray(out.losses)[-100:]))}
+            "elbo": float(-np.mean(np.asarray(out.losses)[-100:])),
+            "step_ms": _warm_ms(lambda: update(state)[0].optim_state)}
 
 
 def measure_nuts(warmup: int, samples: int, seed: int = 0) -> dict:
@@ -90,12 +111,15 @@ def measure_nuts(warmup: int, samples: int, seed: int = 0) -> dict:
                 num_samples=samples, progress_bar=False)
     init = jnp.log(jnp.array([0.6, 0.03, 0.8, 0.03, 30.0, 4.0, 0.3, 0.3]))
     t0 = time.perf_counter()
-    mcmc.run(jax.random.key(seed), init_params=init, extra_fields=("diverging",))
+    mcmc.run(jax.random.key(seed), init_params=init, extra_fields=("diverging", "num_steps"))
     draws = np.exp(np.asarray(mcmc.get_samples()))
     wall = time.perf_counter() - t0
-    div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+    extra = mcmc.get_extra_fields()
+    # Leapfrog steps (one gradient of the log posterior each) of the kept draws; warm-up's are
+    # not returned, so the total is estimated at the same rate per iteration.
+    leapfrogs = int(np.asarray(extra["num_steps"]).sum()) * (warmup + samples) // samples
     return {"wall_s": wall, "mean": draws.mean(0).tolist(), "sd": draws.std(0).tolist(),
-            "divergences": div}
+            "divergences": int(np.asarray(extra["diverging"]).sum()), "gradients": leapfrogs}
 
 
 def gap(result: dict, ref: dict) -> float:
@@ -131,19 +155,31 @@ def run(quick: bool = False) -> str:
              f"(peak RSS {nuts['rss_mb']:.0f} MB). Load average (1 min) at the runs' starts: "
              f"{min(r['load'] for _, r in rows + [('', nuts)]):.1f}-"
              f"{max(r['load'] for _, r in rows + [('', nuts)]):.1f} on {os.cpu_count()} cores.",
-             "", "| method | steps | wall s (incl. compile) | ms / step (incl. compile) | max "
-             "mean gap (NUTS sd) | final ELBO | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+             "", "| method | steps | wall s (incl. compile) | ms / step (incl. compile) | ms / "
+             "step, warm | max mean gap (NUTS sd) | final ELBO | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for side, r in rows:
         lines.append(f"| {label[side]} | {r['steps']} | {r['wall_s']:.1f} | "
-                     f"{1e3 * r['wall_s'] / r['steps']:.1f} | {r['gap']:.3f} | "
+                     f"{1e3 * r['wall_s'] / r['steps']:.1f} | {r['step_ms']:.1f} | "
+                     f"{r['gap']:.3f} | "
                      f"{r['elbo']:.2f} | {r['rss_mb']:.0f} |")
+    shown = {s: hit.get(s) or [r for side, r in rows if side == s][-1] for s in ("vi", "svi")}
     lines += ["", "| parameter | NUTS mean (sd) | " + " | ".join(
-        f"{label[s]} at {r['steps']} steps" for s, r in hit.items()) + " |",
-              "|---|---|" + "---|" * len(hit)]
+        f"{label[s]} at {r['steps']} steps" for s, r in shown.items()) + " |",
+              "|---|---|" + "---|" * len(shown)]
     for i, n in enumerate(NAMES):
         lines.append(f"| {n} | {nuts['mean'][i]:.4g} ({nuts['sd'][i]:.2g}) | " + " | ".join(
-            f"{r['mean'][i]:.4g} ({r['sd'][i]:.2g})" for r in hit.values()) + " |")
+            f"{r['mean'][i]:.4g} ({r['sd'][i]:.2g})" for r in shown.values()) + " |")
     lines.append("")
+    if "gradients" in nuts:  # the profile: how many gradients each needs, and their cost
+        draws = 8  # per VI / SVI step (configs/ode_inference.py num_samples)
+        per_grad = 1e3 * nuts["wall_s"] / nuts["gradients"]
+        vi = "; ".join(f"{label[s]} {r['steps'] * draws} at {r['steps']} steps "
+                       f"({1e3 * r['wall_s'] / (r['steps'] * draws):.2f} ms each)"
+                       for s, r in rows)
+        lines.append(f"Gradients of the log posterior (one ODE solve and its backward pass "
+                     f"each): NUTS about {nuts['gradients']} ({per_grad:.2f} ms each, wall "
+                     f"incl. compile); {vi}.")
     for side in ("vi", "svi"):
         if side in hit:
             lines.append(f"{label[side]}: within 0.1 sd of NUTS after {hit[side]['steps']} "
