@@ -56,11 +56,20 @@ def mc(**args) -> dict:
 def train(config: str, overrides: dict) -> dict:
     """One run of the shared loop (wall time including compilation, final metrics)."""
     from experiments import run
+    from rgrad import metrics_io
 
+    # Record the loop's steps/s of each log window (the first one includes compilation).
+    rates, write_train = [], metrics_io.MetricWriter.write_train
+
+    def record(self, step, metrics, member_list=None, steps_per_sec=float("nan")):
+        rates.append(float(steps_per_sec))
+        return write_train(self, step, metrics, member_list, steps_per_sec)
+
+    metrics_io.MetricWriter.write_train = record
     t0 = time.perf_counter()
     r = run.run(config, overrides)  # in a temporary workdir
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "members": len(r.metrics),
+    return {"wall_s": wall, "members": len(r.metrics), "window_steps_per_s": rates,
             "metrics": {k: float(v) for k, v in r.metrics[0].items()},
             "member_metrics": [{k: float(v) for k, v in m.items()} for m in r.metrics],
             "num_steps": int(r.config.num_steps)}

@@ -83,7 +83,9 @@ def main(argv=None) -> int:
         busy = max(load0[0], load0[1], load1[0], load1[1]) > (os.cpu_count() or 1)
         warn = ("**Loaded machine: the load average exceeded the core count, so absolute "
                 "figures and libraries' ratios (busy-waiting thread pools suffer most) are "
-                "not reliable; rerun on an idle machine or with `--cpus=0`.**\n\n"
+                + ("not reliable; rerun on an idle machine or with `--cpus=0`.**\n\n"
+                   if not args.cpus else f"less reliable (every side pinned to cores "
+                   f"{args.cpus}).**\n\n")
                 if busy else "")
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
                  f"({_cpu()}); command: `{cmd}`; {time.perf_counter() - t0:.0f} s; load "
