@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging as std_logging
 import os
 import pathlib
 import re
@@ -121,12 +122,28 @@ def _drop_orbax_thread_errors(record) -> bool:
     return not (record.levelno >= 40 and "orbax" in record.pathname)
 
 
+def _drop_unretrieved(record) -> bool:
+    # The failed checkpoint write's sibling futures, collected at exit: the same disk error.
+    return "exception was never retrieved" not in record.getMessage()
+
+
+def _quiet_closed_loops(unraisable) -> None:
+    # After a failed checkpoint write, tensorstore's callbacks may still post to the asyncio
+    # loop orbax has closed; Python prints each such "unraisable" error. The write's own error
+    # is reported once by one_line_errors.
+    value = unraisable.exc_value
+    if not (isinstance(value, RuntimeError) and str(value) == "Event loop is closed"):
+        sys.__unraisablehook__(unraisable)
+
+
 @contextlib.contextmanager
 def one_line_errors() -> Iterator[None]:
     """Turn the errors a run can meet into one ``error:`` line and exit status 1."""
     from rgrad import train
 
     absl_logging.get_absl_logger().addFilter(_drop_orbax_thread_errors)
+    sys.unraisablehook = _quiet_closed_loops
+    std_logging.getLogger("asyncio").addFilter(_drop_unretrieved)
     try:
         yield
     except OSError as e:

@@ -193,6 +193,27 @@ def test_full_disk_is_one_line_and_the_rerun_resumes(tmp_path, capsys):
                     "last checkpoint).")
 
 
+def test_full_tmpfs_is_one_line_and_after_freeing_space_the_run_resumes(tmp_path):
+    """A real full disk: a 64 KiB tmpfs (needs the right to mount; skipped without it)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        rc, out, err = finish(driver(disk / "w"))
+        line = one_error_line(err)  # a checkpoint's or a log's write: either way, one line
+        assert rc == 1 and ("the disk is full [errno 28]" in line
+                            or "No space left on device" in line), line
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)  # freed
+        rc, out, err = finish(driver(disk / "w"))
+        assert rc == 0, err[-3000:]
+        in_process(tmp_path / "full")
+        assert results(disk / "w") == results(tmp_path / "full")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
 @pytest.mark.slow
 def test_many_sigkills_at_random_times_resume_identically(tmp_path):
     t0 = time.monotonic()
