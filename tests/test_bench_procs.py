@@ -34,6 +34,12 @@ def test_measure_runs_a_child_pinned_and_reports_its_memory_and_the_load(monkeyp
     assert r["proc_s"] > 0 and r["load"] >= 0
 
 
+def test_a_child_past_its_limit_is_stopped_with_its_peak_memory_so_far():
+    with pytest.raises(P.TimedOut, match="ran past 3 s") as e:
+        P.measure(P.main_python(), "matmul_jax", {"n": 2048, "repeats": 10**6}, timeout=3)
+    assert e.value.peak_mb > 10  # VmHWM of the live child
+
+
 def test_measure_names_the_failing_child():
     with pytest.raises(RuntimeError, match="no_such_kind"):
         P.measure(P.main_python(), "no_such_kind", {})

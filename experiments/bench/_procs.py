@@ -52,6 +52,25 @@ def pinned_cpus() -> set[int]:
         raise ValueError(f"RGRAD_BENCH_CPUS={spec!r}: give core numbers like 0 or 0,1.") from None
 
 
+class TimedOut(RuntimeError):
+    """A child stopped at its time limit; ``peak_mb`` is its peak RSS until then."""
+
+    def __init__(self, message: str, peak_mb: float):
+        super().__init__(message)
+        self.peak_mb = peak_mb
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, MB; NaN if unreadable."""
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return float("nan")
+
+
 def load() -> float:
     """The machine's 1-minute load average."""
     return os.getloadavg()[0]
@@ -77,9 +96,10 @@ def measure(python: str, kind: str, args: dict, timeout: float = 1800.0) -> dict
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        peak = _peak_rss_mb(proc.pid)  # the child's peak so far, read before it is stopped
         proc.kill()
-        out, err = proc.communicate()
-        raise RuntimeError(f"{kind} {args} ran past {timeout:.0f} s") from None
+        proc.communicate()
+        raise TimedOut(f"{kind} {args} ran past {timeout:.0f} s", peak) from None
     # communicate() reaped the child; its rusage went to RUSAGE_CHILDREN, which only keeps a
     # maximum, so the child reports its own peak (ru_maxrss of RUSAGE_SELF) in its JSON.
     if proc.returncode != 0:

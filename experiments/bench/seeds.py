@@ -23,7 +23,7 @@ def run(quick: bool = False) -> str:
     from experiments.bench import _procs as P
 
     tasks = {"LQG": ("configs/lqg.py", 100)} if quick else TASKS
-    ks, repeats = (1, 4, 8, 16), (1 if quick else 2)
+    ks, repeats = (1, 4, 8, 16), 1
     main = P.main_python()
     lines = ["Wall time of whole processes (start to exit). One program: `num_seeds = K` "
              f"vmapped. Sequential: K x the median of {repeats + 1} one-seed processes.", "",

@@ -136,7 +136,7 @@ STEP_FLOPS = 2 * 128 * (2 * sum(a * b for a, b in _LAYERS)
 def run(quick: bool = False) -> str:
     from experiments.bench import _procs as P
 
-    steps, repeats, n_data, rounds = (20, 3, 1024, 2) if quick else (200, 5, 60000, 5)
+    steps, repeats, n_data, rounds = (20, 3, 1024, 2) if quick else (200, 5, 60000, 3)
     main, peer = P.main_python(), P.peer_python()
     jax_args = {"steps": steps, "repeats": repeats, "n_data": n_data}
     sides = {"loop": (main, "vae_jax", {"impl": "loop", **jax_args}),
@@ -147,7 +147,7 @@ def run(quick: bool = False) -> str:
     sides["matmul_jax"] = (main, "matmul_jax", {"n": 1024, "repeats": 10}, 1 if quick else 2)
     if peer:
         sides["torch"] = (peer, "torch_vae", {"compile": False, **jax_args})
-        sides["compile"] = (peer, "torch_vae", {"compile": True, **jax_args}, 1 if quick else 3)
+        sides["compile"] = (peer, "torch_vae", {"compile": True, **jax_args}, 1 if quick else 2)
         sides["matmul_torch"] = (peer, "torch_matmul", {"n": 1024, "repeats": 10},
                                  1 if quick else 2)
     res = P.interleaved(sides, rounds)
