@@ -18,7 +18,7 @@ import os
 from experiments.bench._procs import ROOT
 
 NAME = "memory"
-QUICK = ("lqg", "texture", "vae")
+QUICK = ("lqg", "texture", "mixture")
 STEPS = 200  # > pendulum's 100 warm-up steps
 
 
