@@ -83,6 +83,7 @@ snapshot: $(STAMP)
 	tmp=$(SNAPSHOTS)/.$(RUN).tmp; rm -rf $$tmp && mkdir -p $$tmp/checkpoints && \
 	cp -r $(RUNS)/$(RUN)/checkpoints/$$last $$tmp/checkpoints/ && \
 	cp $(RUNS)/$(RUN)/config.json $(RUNS)/$(RUN)/data.json $(RUNS)/$(RUN)/metrics.jsonl $$tmp/ && \
+	{ [ ! -e $(RUNS)/$(RUN)/identity.json ] || cp $(RUNS)/$(RUN)/identity.json $$tmp/; } && \
 	rm -rf $(SNAPSHOTS)/$(RUN) && mv $$tmp $(SNAPSHOTS)/$(RUN) && \
 	echo "$(SNAPSHOTS)/$(RUN): step $$last of $(RUNS)/$(RUN); commit it to carry the run on"
 

@@ -274,9 +274,13 @@ def fork(source: str | pathlib.Path, workdir: str | pathlib.Path,
         raise ValueError("--fork_from must name another workdir than --workdir.")
     if any(p.name != LOCK_FILE for p in workdir.iterdir()):
         raise ValueError(f"--fork_from: {workdir} is not empty; fork into a new --workdir.")
-    step = latest_checkpoint(source)
+    from rgrad import checkpoint_digest  # a damaged newest checkpoint is passed over
+
+    step, damaged = checkpoint_digest.latest_intact(source / "checkpoints")
     if step is None:
-        raise ValueError(f"--fork_from={source}: no complete checkpoint in {source}/checkpoints.")
+        why = f" ({'; '.join(damaged)})" if damaged else ""
+        raise ValueError(f"--fork_from={source}: no intact checkpoint in {source}/checkpoints"
+                         f"{why}.")
     old, _ = stored_fields(source)
     diffs = changes(old or {}, identity_fields(config))
     shutil.copytree(source / "checkpoints" / str(step), workdir / "checkpoints" / str(step))
@@ -289,5 +293,6 @@ def fork(source: str | pathlib.Path, workdir: str | pathlib.Path,
     write_identity(workdir, config, forked_from={
         "workdir": str(source.absolute()), "step": step,
         "identity": digest(old) if old is not None else None, "changed": diffs})
+    skipped = f"; passed over damaged {'; '.join(damaged)}" if damaged else ""
     return (f"forked from {source} at step {step} (full training state); changed: "
-            f"{summary(diffs) if diffs else 'nothing'}")
+            f"{summary(diffs) if diffs else 'nothing'}{skipped}")

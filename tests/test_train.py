@@ -254,7 +254,7 @@ def test_make_snapshot_carries_a_run_to_a_new_checkout(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert sorted(p.name for p in (snaps / "q" / "checkpoints").iterdir()) == ["100"]
     assert {p.name for p in (snaps / "q").iterdir()} == {
-        "checkpoints", "config.json", "data.json", "metrics.jsonl"}
+        "checkpoints", "config.json", "data.json", "identity.json", "metrics.jsonl"}
     shutil.rmtree(runs)
     (runs / "q").mkdir(parents=True)  # a workdir that never reached a checkpoint
 
