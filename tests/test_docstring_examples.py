@@ -128,9 +128,9 @@ def test_the_sources_hold_the_commands_we_expect():
 
 
 def _resolve_experiment(command: str, flags: dict, overrides: list) -> None:
-    from experiments import run, sweep
+    from experiments import registry, run, sweep
     from experiments.figures import driver
-    from rgrad import estimators, train
+    from rgrad import train
 
     assert "workdir" in flags or "workdirs" in flags, f"{command}: no --workdir"
     config = run.load_config(flags["config"])
@@ -145,10 +145,7 @@ def _resolve_experiment(command: str, flags: dict, overrides: list) -> None:
     for point in points:
         c = config.copy_and_resolve_references()
         run.apply_overrides(c, point)
-        if "estimator" in c and c.experiment in ("binary_vae", "categorical_vae", "vae",
-                                                 "mixture"):  # tasks choosing by from_config
-            assert c.estimator in estimators.ESTIMATORS, f"estimator={c.estimator!r}"
-            estimators.check_options(c, {"baseline": c.get("baseline") or "none"})
+        registry.check_config(c)  # every task's field domains and its estimator's options
 
 
 # Commands known to be wrong in files this test's author does not own, with the fix; strict:
@@ -177,6 +174,10 @@ def _cases():
      "--workdir=runs/x", "estimator"),  # a template, not a command
     ("python -m experiments.sweep --config=configs/vae.py:quick --sweep=estimator=nope "
      "--workdir=runs/x", "'nope'"),
+    ("python -m experiments.main --config=configs/binary_vae.py --config.estimator=arm "
+     "--config.tau=0.5 --workdir=runs/x", "tau=0.5 does not apply to estimator='arm'"),
+    ("python -m experiments.main --config=configs/vae.py --config.batch_size=0 "
+     "--workdir=runs/x", "batch_size"),
     ("python -m experiments.figures --only=no_such_figure", "no figure 'no_such_figure'"),
     ("python -m experiments.figures --only=stoch_attention --variant=ful", "'ful'"),
     ("python -m experiments.bench --only=no_such_bench", "no_such_bench"),
