@@ -90,9 +90,9 @@ def measure(python: str, kind: str, args: dict, timeout: float = 1800.0) -> dict
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(cpus))
     start_load, t0 = load(), time.perf_counter()
     cmd = [python, "-m", "experiments.bench._worker", kind, json.dumps(args)]
+    # The child pins itself (RGRAD_BENCH_CPUS, inherited) before it starts any thread.
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+                            stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

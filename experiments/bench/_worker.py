@@ -93,6 +93,11 @@ def _dispatch(kind: str, args: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    # Pinned (the parent checked RGRAD_BENCH_CPUS) before any import starts a thread pool:
+    # numpy's BLAS, jax and torch size theirs to these cores.
+    cpus = {int(c) for c in os.environ.get("RGRAD_BENCH_CPUS", "").split(",") if c.strip()}
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     kind, args = argv[0], json.loads(argv[1])
     result = _dispatch(kind, args)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
