@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         warn = ("**Loaded machine: the load average exceeded the core count, so absolute "
                 "figures and libraries' ratios (busy-waiting thread pools suffer most) are "
                 + ("not reliable; rerun on an idle machine or with `--cpus=0`.**\n\n"
-                   if not args.cpus else f"less reliable (every side pinned to cores "
+                   if not args.cpus else f"less reliable (every side pinned to core(s) "
                    f"{args.cpus}).**\n\n")
                 if busy else "")
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
