@@ -210,10 +210,11 @@ class BinaryVAETask(Task):
             return jax.nn.sigmoid(self.model.apply({"params": params["params"]}, z,
                                                    method=BinaryVAE.decode)).reshape(-1, 28, 28)
 
-        b = jax.random.bernoulli(key, jax.nn.sigmoid(params["prior"]),
-                                 (16, self.config.model.num_latent)).astype(jnp.float32)
+        shape = (16, self.config.model.num_latent)
+        prior = jnp.broadcast_to(jax.nn.sigmoid(params["prior"]), shape)  # explicit rank
+        b = jax.random.bernoulli(key, prior, shape).astype(jnp.float32)
         x = jnp.asarray(self.test_x[:8])
-        mode = (self.encode(params, x) > 0).astype(jnp.float32)
+        mode = (jax.vmap(lambda xi: self.encode(params, xi))(x) > 0).astype(jnp.float32)
         return {"samples": decode(b), "reconstructions": jnp.concatenate(
             [x.reshape(-1, 28, 28), decode(mode)])}
 
