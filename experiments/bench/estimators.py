@@ -24,7 +24,7 @@ def run(quick: bool = False) -> str:
     from experiments.bench import _procs as P
 
     dim = 100
-    n, n_mv, rounds, repeats = (10_000, 2_000, 2, 3) if quick else (100_000, 10_000, 3, 3)
+    n, n_mv, rounds, repeats = (10_000, 2_000, 2, 3) if quick else (100_000, 10_000, 2, 3)
     pairs = [(e, n if e != "measure_valued" else n_mv) for e in ESTIMATORS]
     rgrad_cases = pairs + ([("measure_valued", n)] if n != n_mv else [])
     main, peer = P.main_python(), P.peer_python("optax.monte_carlo")
