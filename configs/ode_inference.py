@@ -40,6 +40,7 @@ def get_config(arg=None):
     c.init_mean = ()  # constrained starting values; empty: the model's default start
     c.init_scale = 0.3  # a wide start smooths the ELBO; 0.05 stalls at a bad local optimum
     c.num_steps = 3000
+    c.batch_size = 1  # unused: every step uses the whole series (one example of dataset())
     c.log_every = 100
     c.eval_every = 1000
     c.checkpoint_every = 1000

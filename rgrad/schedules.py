@@ -28,6 +28,10 @@ def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Sched
     if optim.schedule == "cosine":
         return optax.cosine_decay_schedule(optim.lr, max(num_steps, 1))
     if optim.schedule == "warmup_cosine":
+        if optim.warmup_steps >= num_steps:
+            raise ValueError(f"config.optim.warmup_steps={optim.warmup_steps} must be below the "
+                             f"run's {num_steps} steps for schedule='warmup_cosine'; shorten the "
+                             "warm-up or lengthen the run.")
         return optax.warmup_cosine_decay_schedule(0.0, optim.lr, optim.warmup_steps,
                                                   max(num_steps, 1))
     raise ValueError(f"config.optim.schedule={optim.schedule!r} is unknown here; use one of "

@@ -150,11 +150,7 @@ def _resolve_experiment(command: str, flags: dict, overrides: list) -> None:
 
 # Commands known to be wrong in files this test's author does not own, with the fix; strict:
 # the test fails once the docstring is fixed, so that the entry goes.
-KNOWN_BROKEN = {
-    "python -m experiments.figures --outdir=figures_out --only=variance_quadratic":
-        "experiments/figures/driver.py names a figure that does not exist "
-        "(variance_quadratic; e.g. principles_variance)",
-}
+KNOWN_BROKEN: dict[str, str] = {}  # command -> why (a strict xfail until it is fixed)
 
 
 def _cases():

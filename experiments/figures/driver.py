@@ -1,7 +1,7 @@
 """Regenerate every figure (or some) into one folder, with an index.
 
     python -m experiments.figures --outdir=figures_out                 # all (make figures)
-    python -m experiments.figures --outdir=figures_out --only=variance_quadratic
+    python -m experiments.figures --outdir=figures_out --only=principles_variance
     python -m experiments.figures --outdir=/tmp/f --quick              # small versions
     python -m experiments.figures --outdir=figures --jobs=2            # two at a time
     python -m experiments.figures --only=pendulum_curves --variant=full  # a named variant
