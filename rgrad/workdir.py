@@ -251,9 +251,9 @@ def restart(workdir: str | pathlib.Path) -> list[str]:
 
 def latest_checkpoint(workdir: pathlib.Path) -> int | None:
     """The last complete checkpoint's step in ``workdir/checkpoints`` (orbax's commit marker)."""
-    steps = [int(p.name) for p in (workdir / "checkpoints").glob("[0-9]*")
-             if p.name.isdigit() and (p / "commit_success.txt").exists()]
-    return max(steps, default=None)
+    from rgrad import checkpoint_digest
+
+    return next(iter(checkpoint_digest.steps(workdir / "checkpoints")), None)
 
 
 def fork(source: str | pathlib.Path, workdir: str | pathlib.Path,
