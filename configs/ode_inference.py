@@ -44,7 +44,9 @@ def get_config(arg=None):
     c.log_every = 100
     c.eval_every = 1000
     c.checkpoint_every = 1000
-    c.optim.lr = 0.02
+    # 0.05: within 0.1 NUTS sd of NUTS's posterior means after 1000 steps (0.02 needs 2000;
+    # 0.1 also works, 0.2 diverges from the fit), the same final ELBO.
+    c.optim.lr = 0.05
     c.optim.schedule = "cosine"
 
     c.eval = ml_collections.ConfigDict()

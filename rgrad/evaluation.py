@@ -16,6 +16,7 @@ import numpy as np
 
 from rgrad import distributed
 from rgrad.members import TrainState
+from rgrad.task import Task
 
 Evaluate = Callable[..., dict[str, jax.Array]]  # (params, state, *, key) -> scalar metrics
 
@@ -29,6 +30,7 @@ class MemberEvaluator:
 
     def __init__(self, fn: Evaluate):
         self.traces = 0
+        self.calls = 0  # evaluations run (host calls of the compiled program)
         self._order: list[str] = []  # the task's metric order (jit would sort the dict's keys)
 
         def one(params, state, key):
@@ -59,6 +61,7 @@ class MemberEvaluator:
           key: the run's evaluation key.
           step: the step evaluated at (folded into the key).
         """
+        self.calls += 1
         m = ts.step.shape[0]
         run = self._single if m == 1 else self._batched
         out = distributed.host_read(run(ts, key, jnp.int32(step)))  # gathered if global
@@ -70,5 +73,13 @@ def _member_key(key: jax.Array, step: jax.Array, i: jax.Array) -> jax.Array:
 
 
 def member_evaluators(task: Any) -> tuple[MemberEvaluator, MemberEvaluator]:
-    """``(evaluate, final_evaluate)`` of ``task``, each compiled on first use."""
-    return MemberEvaluator(task.evaluate), MemberEvaluator(task.final_evaluate)
+    """``(evaluate, final_evaluate)`` of ``task``, each compiled on first use.
+
+    A task that keeps the default ``final_evaluate`` (its periodic evaluation) gets the same
+    evaluator twice: one program, compiled once, and the loop reuses the last periodic
+    evaluation when it was at the final step (same key, same step, same numbers).
+    """
+    evaluate = MemberEvaluator(task.evaluate)
+    if getattr(type(task), "final_evaluate", None) is Task.final_evaluate:
+        return evaluate, evaluate
+    return evaluate, MemberEvaluator(task.final_evaluate)

@@ -128,6 +128,7 @@ def _train_locked(config, workdir, task, progress, grid, note) -> dict[str, Any]
         writer.note(f"resumed from checkpoint at step {start}")
 
     key_eval = jax.random.fold_in(jax.random.key(config.seed), 2**31 - 1)
+    last_eval = None  # (step, metrics) of the latest periodic evaluation
     try:
         step = start
         while step < num_steps:
@@ -142,12 +143,15 @@ def _train_locked(config, workdir, task, progress, grid, note) -> dict[str, Any]
             writer.write_train(step, train, member_list, steps_per_sec=n_steps /
                                (time.perf_counter() - t0))
             if step % config.eval_every == 0 or step == num_steps:
-                writer.write_eval(step, evaluate(ts, key_eval, step)[:m], member_list)
+                last_eval = (step, evaluate(ts, key_eval, step))
+                writer.write_eval(step, last_eval[1][:m], member_list)
                 writer.write_images(step, images(ts, key_eval, step)[:m])
             if step % config.checkpoint_every == 0 or step == num_steps:
                 writer.flush()  # logs up to this step on disk before the checkpoint names it
                 ckpt.save(step, layout.unpad(ts))
-        final = final_evaluate(ts, key_eval, num_steps)[:m]
+        # The same program at the same step and key gives the same numbers: not run twice.
+        final = (last_eval[1] if final_evaluate is evaluate and last_eval and
+                 last_eval[0] == num_steps else final_evaluate(ts, key_eval, num_steps))[:m]
         ts = layout.unpad(ts)
         params, state = distributed.local_view((ts.params, ts.state)) if config.artifacts else (
             None, None)

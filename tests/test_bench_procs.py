@@ -100,3 +100,45 @@ def test_optax_peer_and_rgrad_give_jacobians_timings_and_floors():
         r = P.measure(python, "mc", {"lib": lib, "cases": [[est, n]], "dim": 4, "repeats": 1})
         assert r[f"{est}@{n}_s"] > 0 and r[f"{est}@{n}_floor_s"] > 0
         assert r["jax"].startswith("0.7") == (lib == "optax")
+
+
+def test_a_child_can_be_given_its_own_cores(monkeypatch):
+    monkeypatch.setenv("RGRAD_BENCH_CPUS", "0")
+    r = P.measure(P.main_python(), "matmul_jax", {"n": 32, "repeats": 1}, cpus="")
+    assert r["cpus"] == len(__import__("os").sched_getaffinity(0))  # "" overrides: unpinned
+
+
+def test_memory_runs_side_by_side_on_distinct_cores(monkeypatch):
+    import os
+    import threading
+    import time
+
+    active, seen, lock = set(), [], threading.Lock()
+
+    def fake(python, kind, args, timeout, cpus):
+        with lock:
+            assert cpus not in active  # never two children on one core
+            active.add(cpus)
+            seen.append(cpus)
+        time.sleep(0.05)
+        with lock:
+            active.discard(cpus)
+        return {"members": 1, "rss_mb": 10.0, "proc_s": 0.05, "load": 0.0}
+
+    monkeypatch.setattr(P, "measure", fake)
+    text = memory.run(quick=True)
+    assert text.count("| 10 |") == len(memory.QUICK)
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert len(set(seen)) == 2  # both cores used
+
+
+def test_the_load_warning_counts_other_processes_not_the_benchmarks_children():
+    import subprocess
+    import sys
+
+    start = driver._cpu_seconds()
+    subprocess.run([sys.executable, "-c", "import time\nt=time.process_time()\n"
+                    "while time.process_time() - t < 0.6: pass"], check=True)
+    end = driver._cpu_seconds()
+    assert end[1] - start[1] >= 0.6  # the child's CPU time is ours, not another process's
+    assert driver._others_cores((10.0, 2.0), (14.0, 5.0), 2.0) == pytest.approx(0.5)

@@ -14,7 +14,7 @@ import pytest
 
 from configs import base
 from experiments import registry, sweep
-from rgrad import metrics_io, train
+from rgrad import evaluation, metrics_io, train
 from rgrad.task import Task
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,6 +84,31 @@ def test_config_untouched_and_epochs_resolved(tmp_path):
     assert c.num_steps == 60 and c.num_epochs == 5 and out["members"][0]["metrics"]["count"] == 40
     assert json.loads((tmp_path / "config.json").read_text())["num_steps"] == 40
     assert [r["step"] for r in metrics_io.read_metrics(tmp_path)] == [10, 20, 30, 40]
+
+
+def test_default_final_evaluation_is_the_last_periodic_one(tmp_path, monkeypatch):
+    """A task without its own final_evaluate: one program, and the final report reuses the
+    evaluation at the last step instead of running it again (same key, same numbers)."""
+    made = []
+
+    def recording(task):
+        made.append(real(task))
+        return made[-1]
+
+    real = evaluation.member_evaluators
+    monkeypatch.setattr(evaluation, "member_evaluators", recording)
+    out = run(regression_config(), tmp_path)
+    evaluate, final_evaluate = made[0]
+    assert final_evaluate is evaluate and evaluate.calls == 2  # steps 30 and 60, not again
+    last = [r for r in metrics_io.read_metrics(tmp_path, "eval") if r["step"] == 60]
+    assert last and out["members"][0]["metrics"]["w_err"] == last[0]["w_err"]
+
+    class OwnFinal(Regression):
+        def final_evaluate(self, params, state, *, key):
+            return self.evaluate(params, state, key=key)
+
+    evaluate, final_evaluate = evaluation.member_evaluators(OwnFinal(regression_config()))
+    assert final_evaluate is not evaluate  # a task's own final report is its own program
 
 
 def test_evaluation_compiled_once_for_all_members(tmp_path):

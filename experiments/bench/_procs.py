@@ -76,16 +76,22 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def measure(python: str, kind: str, args: dict, timeout: float = 1800.0) -> dict:
+def measure(python: str, kind: str, args: dict, timeout: float = 1800.0,
+            cpus: str | None = None) -> dict:
     """Run one worker measurement in a child process; its JSON result plus ``rss_mb``
     (peak resident memory of the child), ``proc_s`` (its wall time) and ``load``.
+
+    ``cpus`` ("0", "1", "0,1"; "" for none) pins this child to its own cores instead of the
+    driver's ``--cpus``: for measurements that compare nothing and may run side by side.
 
     Raises:
         RuntimeError: the child failed (its last lines of stderr are in the message).
     """
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     env.pop("XLA_FLAGS", None)  # the test suite's -O0 must not leak into a benchmark
-    cpus = pinned_cpus()
+    if cpus is not None:  # this child's own cores (measurements that compare nothing)
+        env["RGRAD_BENCH_CPUS"] = cpus
+    cpus = pinned_cpus() if cpus is None else {int(c) for c in cpus.split(",") if c.strip()}
     if cpus:  # every side gets the same cores and as many threads (OpenMP, XLA's pool)
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(cpus))
     start_load, t0 = load(), time.perf_counter()

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     for name in names:
         module = importlib.import_module(f"experiments.bench.{name}")
         print(f"[bench] {name} ...", flush=True)
-        load0, t0 = os.getloadavg(), time.perf_counter()
+        load0, cpu0, t0 = os.getloadavg(), _cpu_seconds(), time.perf_counter()
         try:
             body = module.run(quick=args.quick)
         except Exception:  # write what failed and go on with the other sections
@@ -79,23 +79,52 @@ def main(argv=None) -> int:
             body = "**This section failed:**\n\n```\n" + traceback.format_exc()[-3000:] + "```"
         cmd = ("python -m experiments.bench --only=" + name + (" --quick" if args.quick else "")
                + (f" --cpus={args.cpus}" if args.cpus else ""))
-        load1 = os.getloadavg()
-        busy = max(load0[0], load0[1], load1[0], load1[1]) > (os.cpu_count() or 1)
-        warn = ("**Loaded machine: the load average exceeded the core count, so absolute "
-                "figures and libraries' ratios (busy-waiting thread pools suffer most) are "
+        load1, wall = os.getloadavg(), time.perf_counter() - t0
+        other = _others_cores(cpu0, _cpu_seconds(), wall)
+        # The load average counts the benchmark's own children too (one busy child is a load
+        # of 1): what says whether a measurement competed is the CPU time of other processes.
+        busy = (other > 0.5 if other == other
+                else max(load0[0], load0[1], load1[0], load1[1]) > (os.cpu_count() or 1))
+        warn = ("**Loaded machine: other processes kept "
+                + (f"{other:.1f} cores busy on average" if other == other
+                   else "the load average above the core count")
+                + ", so absolute figures and libraries' ratios (busy-waiting thread pools "
+                "suffer most) are "
                 + ("not reliable; rerun on an idle machine or with `--cpus=0`.**\n\n"
                    if not args.cpus else f"less reliable (every side pinned to core(s) "
                    f"{args.cpus}).**\n\n")
                 if busy else "")
         stamp = (f"_Measured {datetime.date.today()} on {platform.machine()} "
-                 f"({_cpu()}); command: `{cmd}`; {time.perf_counter() - t0:.0f} s; load "
+                 f"({_cpu()}); command: `{cmd}`; {wall:.0f} s; load "
                  f"average (1/5/15 min) {_load(load0)} at the start, {_load(load1)} at the "
-                 "end._\n\n")
+                 "end" + (f"; other processes used {other:.2f} cores on average"
+                          if other == other else "") + "._\n\n")
         # Re-read right before writing: benchmarks take minutes, the file may have changed.
         text = out.read_text() if out.exists() else "# Benchmarks\n"
         out.write_text(replace_section(text, name, stamp + warn + body))
         print(body)
     return 1 if failed else 0
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process and its
+    reaped children); busy NaN where ``/proc/stat`` is unavailable."""
+    import resource
+
+    own = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF,
+              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    try:
+        fields = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n")[0]
+                  .split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return float("nan"), own
+    busy = sum(fields) - fields[3] - fields[4] - fields[7]  # not idle, iowait or steal
+    return busy / os.sysconf("SC_CLK_TCK"), own
+
+
+def _others_cores(start: tuple[float, float], end: tuple[float, float], wall: float) -> float:
+    """Cores other processes kept busy on average between two :func:`_cpu_seconds`."""
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / max(wall, 1e-9)
 
 
 def _load(avg) -> str:
