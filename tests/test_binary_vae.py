@@ -152,3 +152,21 @@ def test_curves_figure_shows_the_score_function_variance(tmp_path):
         assert 100 < n[f"{name}_final_test_neg_elbo"] < 543
     assert "score function has the highest" in res.claim
     assert all(p.exists() for p in res.files)
+
+
+def test_curves_figure_variants_name_resolvable_runs_of_the_papers_other_settings():
+    """nonlinear / fashion: every binary estimator but IndeCateR, each run's config resolves
+    with its overrides (the nonlinear model's hidden layers; Fashion-MNIST data)."""
+    from configs.figures import discrete_vae_curves as fig_config
+    from experiments import run
+
+    for variant, prefix in (("nonlinear", "bvae_nl_"), ("fashion", "bvae_fm_")):
+        config = fig_config.get_config(variant)
+        names = [r[0] for r in config.runs]
+        assert "indecater" not in names and {"rloo", "arm", "disarm", "relax"} <= set(names)
+        for name, ref, overrides, run_dir in config.runs:
+            assert run_dir == f"runs/discrete/{prefix}{name}"
+            c = run.resolve(ref, overrides)
+            assert c.num_steps == 20000
+            assert (c.model.hidden == (200, 200)) == (variant == "nonlinear")
+            assert (c.data.name == "fashion_mnist") == (variant == "fashion")

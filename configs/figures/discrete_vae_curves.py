@@ -3,10 +3,14 @@ training wall time, encoder-gradient variance against steps.
 
     python -m experiments.figures --only=discrete_vae_curves                      # binary
     python -m experiments.figures --only=discrete_vae_curves --variant=categorical
+    python -m experiments.figures --only=discrete_vae_curves --variant=nonlinear|fashion
     python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
 The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
 (configs/binary_vae.py:linear, 20000 steps, 1 seed per estimator), ``categorical`` the 20x10
-categorical VAE (configs/categorical_vae.py, 5000 steps). Each row of BINARY / CATEGORICAL
+categorical VAE (configs/categorical_vae.py, 5000 steps), ``nonlinear`` and ``fashion`` the
+DisARM paper's other settings (configs/binary_vae.py:nonlinear on MNIST, :linear on
+Fashion-MNIST; 20000 steps each, every binary estimator but IndeCateR; runs bvae_nl_NAME,
+bvae_fm_NAME). Each row of BINARY / CATEGORICAL
 below is one run, e.g. the DisARM row and the Gumbel-Softmax row (the others change the
 estimator overrides and the run's name, bvae_NAME / cvae_NAME):
     python -m experiments.main --config=configs/binary_vae.py:linear \
@@ -27,7 +31,14 @@ import ml_collections
 
 from configs import base
 
-VARIANTS = ("default", "categorical", "quick")
+VARIANTS = ("default", "nonlinear", "fashion", "categorical", "quick")
+# The DisARM paper's other two settings: its nonlinear model on MNIST, and the linear model on
+# Fashion-MNIST; every binary estimator but IndeCateR (400 decoder passes per example).
+OTHER_BINARY = {
+    "nonlinear": ("configs/binary_vae.py:nonlinear", {}, "bvae_nl",
+                  "Bernoulli VAE (nonlinear, 200 latents), dynamic MNIST"),
+    "fashion": ("configs/binary_vae.py:linear", {"data.name": "fashion_mnist"}, "bvae_fm",
+                "Bernoulli VAE (linear, 200 latents), dynamic Fashion-MNIST")}
 
 # (run name, estimator overrides, legend label)
 BINARY = (("sf_none", {"estimator": "score_function"}, "score function"),
@@ -55,7 +66,8 @@ CATEGORICAL_BUDGET = {"num_steps": 5000, "log_every": 250, "eval_every": 250,
 
 
 def get_config(arg=None):
-    variant = base.parse_arg(arg, VARIANTS, exclusive={"runs": ("categorical", "quick")})
+    variant = base.parse_arg(arg, VARIANTS, exclusive={
+        "runs": ("nonlinear", "fashion", "categorical", "quick")})
     c = ml_collections.ConfigDict()
     c.module = "discrete_vae_curves"
     c.train_missing = False
@@ -64,6 +76,11 @@ def get_config(arg=None):
     if "default" in variant:
         rows, ref, budget, prefix = BINARY, "configs/binary_vae.py:linear", BINARY_BUDGET, "bvae"
         c.title = "Bernoulli VAE (linear, 200 latents), dynamic MNIST"
+    elif "nonlinear" in variant or "fashion" in variant:
+        ref, data, prefix, c.title = OTHER_BINARY["nonlinear" if "nonlinear" in variant
+                                                  else "fashion"]
+        rows = tuple(r for r in BINARY if r[0] != "indecater")
+        budget = {**BINARY_BUDGET, **data}
     elif "categorical" in variant:
         rows, ref, budget, prefix = (CATEGORICAL, "configs/categorical_vae.py",
                                      CATEGORICAL_BUDGET, "cvae")
