@@ -66,6 +66,9 @@ def get_config(arg=None):
     c.eval.num_samples = 10  # hard samples per test digit for the ELBO
     c.eval.final_num_examples = 10000
     c.eval.final_num_samples = 10
+    # Jang et al. (2017) Table 1 reports the multi-sample (importance-weighted) bound with
+    # m = 1000 on the test set: the final evaluation adds it (test_neg_bound_k1000); 0: off.
+    c.eval.final_bound_samples = 1000
     c.eval.grad_batch = 100  # fixed test digits for the gradient-variance measurement
     c.eval.grad_draws = 16  # independent estimator draws on them
     c.eval.map_batch = 50
@@ -83,6 +86,7 @@ def get_config(arg=None):
         c.anneal_every = 50
         c.eval.num_examples = c.eval.final_num_examples = 100  # one compile of the bounds
         c.eval.num_samples = c.eval.final_num_samples = 2
+        c.eval.final_bound_samples = 20
         c.eval.grad_batch = 16
         c.eval.grad_draws = 8
     return c

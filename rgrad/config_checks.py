@@ -132,7 +132,8 @@ _DESCRIBED: dict[str, Rule] = {
     "mesh.members": integer(0).about("the devices holding the members (0: the rest)"),
 }
 _INTEGERS = {  # lowest allowed value
-    0: ("num_epochs", "kl_warmup_steps", "eval.final_num_examples", "model.depth",
+    0: ("num_epochs", "kl_warmup_steps", "eval.final_num_examples", "eval.final_bound_samples",
+        "model.depth",
         "model.pixel_hidden", "sac.learning_starts", "data_seed", "data.seed",
         "abc.data_seed", "max_lag", "synthetic.data_seed"),
     1: ("num_train", "num_test", "horizon", "num_components", "num_pairs", "num_envs", "size",
