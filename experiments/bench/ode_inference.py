@@ -13,6 +13,9 @@ Each run is its own process (:mod:`experiments.bench._procs`). VI and SVI run a 
 step budgets (each from scratch, schedule over its budget), interleaved rgrad, SVI, rgrad,
 ...; a method's time to accuracy is the wall time (compilation included, imports not) of its
 smallest budget whose posterior means (2000 draws of q) are all within 0.1 NUTS sd of NUTS's.
+Every run reports where its time went (tracing, lowering, XLA compilation: JAX's monitoring
+events), and rgrad's budget that reached NUTS is run twice more with JAX's persistent
+compilation cache in a fresh folder: the first fills it, the second is timed.
 """
 
 from __future__ import annotations
