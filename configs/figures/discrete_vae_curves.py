@@ -3,7 +3,8 @@ training wall time, encoder-gradient variance against steps.
 
     python -m experiments.figures --only=discrete_vae_curves                      # binary
     python -m experiments.figures --only=discrete_vae_curves --variant=categorical
-    python -m experiments.figures --only=discrete_vae_curves --variant=nonlinear|fashion
+    python -m experiments.figures --only=discrete_vae_curves --variant=nonlinear
+    python -m experiments.figures --only=discrete_vae_curves --variant=fashion
     python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
 The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
 (configs/binary_vae.py:linear, 20000 steps, 1 seed per estimator), ``categorical`` the 20x10
