@@ -170,3 +170,31 @@ def test_curves_figure_variants_name_resolvable_runs_of_the_papers_other_setting
             assert c.num_steps == 20000
             assert (c.model.hidden == (200, 200)) == (variant == "nonlinear")
             assert (c.data.name == "fashion_mnist") == (variant == "fashion")
+
+
+def test_curves_read_a_run_resumed_across_the_tensorboard_layouts(tmp_path):
+    """A run whose first session logged to tb/ and whose resumed session logs to tb/seed0/:
+    the training seconds cover both sessions and grow with the step (the later session's
+    chunks are added to the earlier total, not restarted from zero)."""
+    import time
+
+    from tensorboardX import SummaryWriter
+
+    from experiments.figures import discrete_vae_curves as fig
+
+    def session(logdir, steps, t0):
+        w = SummaryWriter(str(logdir))
+        for i, step in enumerate(steps):  # a train scalar, then an eval at the same step
+            w.add_scalar("train/loss", 1.0, step, walltime=t0 + 10.0 * i)
+            w.add_scalar("eval/x", 1.0, step, walltime=t0 + 10.0 * i + 1.0)
+        w.close()
+
+    session(tmp_path / "tb", [100, 200, 300], 1000.0)
+    time.sleep(1.1)  # event files are named by their start time, in seconds
+    session(tmp_path / "tb" / "seed0", [400, 500], 5000.0)
+    (tmp_path / "metrics.jsonl").write_text("".join(
+        f'{{"step": {s}, "split": "eval", "member": 0, "m": 1.0}}\n'
+        for s in (100, 200, 300, 400, 500)))
+    values = fig.read_curves(tmp_path, ("m",))["seconds"]
+    assert np.all(np.isfinite(values)) and np.all(np.diff(values) > 0)
+    assert values[-1] == pytest.approx(5 * 9.0)  # every chunk: 10 s minus the 1 s evaluation

@@ -22,13 +22,21 @@ import numpy as np
 from experiments.figures.common import ROOT, FigureResult, save_csv, train_runs
 
 
-def event_times(tb_dir: pathlib.Path) -> list[list[tuple[str, int, float]]]:
-    """Per event file (one per session, in order): [(split, step, wall time)], the latest
-    wall time of each (split, step)'s scalars."""
+def event_times(tb_dirs) -> list[list[tuple[str, int, float]]]:
+    """Per event file (one per session, in the order they were started, across ``tb_dirs``):
+    [(split, step, wall time)], the latest wall time of each (split, step)'s scalars.
+
+    A run resumed across the change of TensorBoard layout has its first sessions in ``tb/``
+    and its later ones in ``tb/<member>/``: both are read.
+    """
     from tensorboardX.proto import event_pb2
 
+    dirs = [tb_dirs] if isinstance(tb_dirs, (str, pathlib.Path)) else tb_dirs
+    files = [f for d in dirs for f in pathlib.Path(d).glob("events.*")]
+    started = lambda f: (int(f.name.split(".")[3]) if f.name.split(".")[3].isdigit()  # noqa: E731
+                         else 0, f.name)  # events.out.tfevents.<unix time>.<host>
     sessions = []
-    for path in sorted(pathlib.Path(tb_dir).glob("events.*")):
+    for path in sorted(files, key=started):
         data, i, last = path.read_bytes(), 0, {}
         while i + 12 <= len(data):  # TFRecord: length, its crc, payload, payload crc
             (n,) = struct.unpack("<Q", data[i:i + 8])
@@ -42,10 +50,10 @@ def event_times(tb_dir: pathlib.Path) -> list[list[tuple[str, int, float]]]:
     return sessions
 
 
-def train_seconds(tb_dir: pathlib.Path) -> dict[int, float]:
+def train_seconds(tb_dirs) -> dict[int, float]:
     """Logged step -> cumulative training wall time (s) at that step (see module docstring)."""
     chunks, restarts = {}, set()
-    for session in event_times(tb_dir):
+    for session in event_times(tb_dirs):
         prev = None  # the wall time the current chunk started at
         for split, step, wall in session:
             if split == "train":
@@ -74,7 +82,7 @@ def read_curves(workdir: pathlib.Path, metrics: tuple[str, ...]) -> dict[str, np
     steps = np.array(sorted(rows), dtype=float)
     tb = pathlib.Path(workdir) / "tb"  # one folder per member (tb/seed0, ...); older runs: tb/
     members = sorted(p for p in tb.iterdir() if p.is_dir()) if tb.is_dir() else []
-    seconds = train_seconds(members[0] if members else tb)
+    seconds = train_seconds([tb] + members[:1])  # older sessions' events sit in tb/ itself
     out = {"step": steps,
            "seconds": np.array([seconds.get(int(s), np.nan) for s in steps])}
     for j, m in enumerate(metrics):
