@@ -8,7 +8,8 @@ training wall time, encoder-gradient variance against steps.
     python -m experiments.figures --only=discrete_vae_curves --quick              # smoke
 The default variant plots the linear Bernoulli VAE on dynamically binarized MNIST
 (configs/binary_vae.py:linear, 20000 steps, 1 seed per estimator), ``categorical`` the 20x10
-categorical VAE (configs/categorical_vae.py, 5000 steps), ``nonlinear`` and ``fashion`` the
+categorical VAE (configs/categorical_vae.py, 5000 steps; BENCHMARKS.md lists the runs continued to
+20000 and 50000, drawn as far as they got), ``nonlinear`` and ``fashion`` the
 DisARM paper's other settings (configs/binary_vae.py:nonlinear on MNIST, :linear on
 Fashion-MNIST; 20000 steps each, every binary estimator but IndeCateR; runs bvae_nl_NAME,
 bvae_fm_NAME). Each row of BINARY / CATEGORICAL
