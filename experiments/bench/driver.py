@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import math
 import os
 import pathlib
 import platform
@@ -81,12 +82,13 @@ def main(argv=None) -> int:
                + (f" --cpus={args.cpus}" if args.cpus else ""))
         load1, wall = os.getloadavg(), time.perf_counter() - t0
         other = _others_cores(cpu0, _cpu_seconds(), wall)
+        known = not math.isnan(other)  # no /proc/stat: fall back on the load average
         # The load average counts the benchmark's own children too (one busy child is a load
         # of 1): what says whether a measurement competed is the CPU time of other processes.
-        busy = (other > 0.5 if other == other
+        busy = (other > 0.5 if known
                 else max(load0[0], load0[1], load1[0], load1[1]) > (os.cpu_count() or 1))
         warn = ("**Loaded machine: other processes kept "
-                + (f"{other:.1f} cores busy on average" if other == other
+                + (f"{other:.1f} cores busy on average" if known
                    else "the load average above the core count")
                 + ", so absolute figures and libraries' ratios (busy-waiting thread pools "
                 "suffer most) are "
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
                  f"({_cpu()}); command: `{cmd}`; {wall:.0f} s; load "
                  f"average (1/5/15 min) {_load(load0)} at the start, {_load(load1)} at the "
                  "end" + (f"; other processes used {other:.2f} cores on average"
-                          if other == other else "") + "._\n\n")
+                          if known else "") + "._\n\n")
         # Re-read right before writing: benchmarks take minutes, the file may have changed.
         text = out.read_text() if out.exists() else "# Benchmarks\n"
         out.write_text(replace_section(text, name, stamp + warn + body))

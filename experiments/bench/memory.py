@@ -62,10 +62,10 @@ def run(quick: bool = False) -> str:
     names = QUICK if quick else configs()
     steps = 50 if quick else STEPS
     limit = 60 if quick else LIMIT
-    ncores = len(os.sched_getaffinity(0))
-    cores: queue.Queue = queue.Queue()
-    for c in sorted(os.sched_getaffinity(0))[:2] if ncores >= 2 else [None]:
-        cores.put(None if c is None else str(c))
+    mine = sorted(os.sched_getaffinity(0))
+    cores: queue.Queue = queue.Queue()  # None: one core, the children are not pinned
+    for core in [str(c) for c in mine[:2]] if len(mine) >= 2 else [None]:
+        cores.put(core)
     lines = [f"Each config's default variant, {steps} steps in its own process; peak RSS "
              f"(`ru_maxrss`) of that process; {cores.qsize()} at a time, each pinned to its "
              f"own core. Load = 1-minute load average at its start, on {os.cpu_count()} "

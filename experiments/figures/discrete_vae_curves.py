@@ -31,10 +31,12 @@ def event_times(tb_dirs) -> list[list[tuple[str, int, float]]]:
     """
     from tensorboardX.proto import event_pb2
 
+    def started(f: pathlib.Path) -> tuple[int, str]:  # events.out.tfevents.<unix time>.<host>
+        stamp = f.name.split(".")[3]
+        return int(stamp) if stamp.isdigit() else 0, f.name
+
     dirs = [tb_dirs] if isinstance(tb_dirs, (str, pathlib.Path)) else tb_dirs
     files = [f for d in dirs for f in pathlib.Path(d).glob("events.*")]
-    started = lambda f: (int(f.name.split(".")[3]) if f.name.split(".")[3].isdigit()  # noqa: E731
-                         else 0, f.name)  # events.out.tfevents.<unix time>.<host>
     sessions = []
     for path in sorted(files, key=started):
         data, i, last = path.read_bytes(), 0, {}
